@@ -1,0 +1,55 @@
+# picseq: `make report` regenerates the report, `make test` runs the tests, `make lab` opens JupyterLab.
+# Each target creates .venv and installs what it needs on first use.
+PYTHON    ?= python3
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+PROFILE   ?= smoke
+ONLY      ?=
+# The torch pair this project is developed and tested with; override for another CUDA/CPU build.
+TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
+STAMP     := $(VENV)/.installed
+
+.PHONY: help venv test unit nbtest report lab bench strip check-notebooks clean
+
+help:
+	@echo "make report [PROFILE=smoke|cpu|full] [ONLY='01 04']  regenerate reports/<profile>/index.html"
+	@echo "make test                                            unit tests + notebooks under nbval (smoke)"
+	@echo "make lab                                             JupyterLab in the project environment"
+	@echo "make bench                                           speed benchmarks -> benchmarks/results, BENCHMARKS.md"
+	@echo "make strip                                           strip outputs from notebooks/*.ipynb"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH_PIN)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: unit nbtest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+# Fresh smoke checkpoints so the notebooks really train under nbval instead of resuming.
+nbtest: $(STAMP)
+	rm -rf checkpoints/smoke
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks/
+
+report: $(STAMP)
+	$(PY) -m picseq_utils.report --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+
+lab: $(STAMP)
+	$(PY) -m jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+strip: $(STAMP)
+	$(PY) -m picseq_utils.nbtools strip notebooks/*.ipynb
+
+check-notebooks: $(STAMP)
+	$(PY) -m picseq_utils.nbtools check notebooks/*.ipynb
+
+clean:
+	rm -rf reports checkpoints figures/smoke figures/cpu

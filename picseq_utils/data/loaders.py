@@ -1,0 +1,192 @@
+"""Loaders: a device-resident loader for small image sets and the conventional DataLoader path.
+
+Small data sets (CIFAR, digits, Flowers at low resolution) fit in GPU memory as uint8, so the
+whole set is moved to the device once and every batch is cropped, flipped and normalised there
+in one batched operation; nothing waits on CPU worker processes. torchvision's v2 transforms
+draw one set of random parameters per call (one per batch), so the per-sample random crop and
+flip are written here as batched tensor indexing; per-sample random-resized crops use
+``torchvision.ops.roi_align``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import torch
+from torch import Tensor
+
+from .images import ImageSplit
+
+BatchTransform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def epoch_generator(seed: int, epoch: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator whose stream depends only on (seed, epoch): a resumed run redraws the same batches."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed((seed * 1_000_003 + epoch * 7919 + 17) % (2**63 - 1))
+    return gen
+
+
+def random_crop(images: Tensor, padding: int, generator: torch.Generator | None = None) -> Tensor:
+    """Per-sample random crop of a padded batch back to its size (zero padding, like RandomCrop(pad=p))."""
+    if padding <= 0:
+        return images
+    n, c, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (n,), device=images.device, generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (n,), device=images.device, generator=generator)
+    rows = (dy[:, None] + torch.arange(h, device=images.device)[None])  # (n, h)
+    cols = (dx[:, None] + torch.arange(w, device=images.device)[None])  # (n, w)
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+def random_flip(images: Tensor, generator: torch.Generator | None = None, p: float = 0.5) -> Tensor:
+    """Per-sample horizontal flip with probability ``p``."""
+    flip = torch.rand(images.shape[0], device=images.device, generator=generator) < p
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+
+def random_resized_crop(images: Tensor, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                        generator: torch.Generator | None = None) -> Tensor:
+    """Per-sample RandomResizedCrop for a float batch, via ``torchvision.ops.roi_align`` (bilinear).
+
+    Box areas are drawn uniformly in ``scale`` x image area and log-uniformly in ``ratio``,
+    as torchvision's RandomResizedCrop does, but clipped into the image instead of re-drawn.
+    """
+    from torchvision.ops import roi_align
+
+    n, _, h, w = images.shape
+    dev = images.device
+    area = torch.empty(n, device=dev).uniform_(scale[0], scale[1], generator=generator) * h * w
+    log_ratio = torch.empty(n, device=dev).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
+    aspect = torch.exp(log_ratio)
+    bw = torch.sqrt(area * aspect).clamp(1, w)
+    bh = torch.sqrt(area / aspect).clamp(1, h)
+    x0 = torch.rand(n, device=dev, generator=generator) * (w - bw)
+    y0 = torch.rand(n, device=dev, generator=generator) * (h - bh)
+    boxes = torch.stack([torch.arange(n, device=dev, dtype=images.dtype), x0, y0, x0 + bw, y0 + bh], dim=1)
+    return roi_align(images, boxes.to(images.dtype), output_size=(size, size), spatial_scale=1.0,
+                     sampling_ratio=2, aligned=True)
+
+
+class DeviceLoader:
+    """Iterate over a uint8 image set that lives on ``device``, augmenting whole batches there.
+
+    Each epoch (``set_epoch``) reshuffles with a generator seeded by (seed, epoch). A batch is
+    cropped (``crop_padding``) and flipped per sample as uint8, converted to float in [0, 1],
+    passed through ``augment`` (optional, float batch -> float batch), normalised with
+    ``mean``/``std``, and finally through ``batch_transform`` (e.g. CutMix: (x, y) -> (x, soft y)).
+    """
+
+    def __init__(self, split: ImageSplit, batch_size: int, *, device: torch.device | str = "cpu",
+                 shuffle: bool = True, drop_last: bool | None = None, crop_padding: int = 0, flip: bool = False,
+                 augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
+                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
+                 batch_transform: BatchTransform | None = None, channels_last: bool = False,
+                 seed: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if len(split) == 0:
+            raise ValueError("cannot build a loader over an empty split")
+        self.device = torch.device(device)
+        self.images = split.images.to(self.device, non_blocking=True)
+        self.labels = split.labels.to(self.device, non_blocking=True)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = shuffle if drop_last is None else drop_last
+        if self.drop_last and len(split) < batch_size:
+            self.drop_last = False  # a tiny set still yields one batch per epoch
+        self.crop_padding = crop_padding
+        self.flip = flip
+        self.augment = augment
+        channels = self.images.shape[1]
+        self.mean = None if mean is None else torch.tensor(mean, device=self.device).view(1, channels, 1, 1)
+        self.std = None if std is None else torch.tensor(std, device=self.device).view(1, channels, 1, 1)
+        self.batch_transform = batch_transform
+        self.channels_last = channels_last
+        self.seed = seed
+        self.epoch = 0
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.labels)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = self.num_samples
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        gen = epoch_generator(self.seed, self.epoch, self.device)
+        n = self.num_samples
+        order = torch.randperm(n, device=self.device, generator=gen) if self.shuffle else torch.arange(n, device=self.device)
+        for b in range(len(self)):
+            index = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield self.prepare(self.images[index], self.labels[index], gen)
+
+    def prepare(self, images: Tensor, labels: Tensor, gen: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Augment one uint8 batch and return (float images, targets)."""
+        if self.crop_padding:
+            images = random_crop(images, self.crop_padding, gen)
+        if self.flip:
+            images = random_flip(images, gen)
+        x = images.float().div_(255)
+        if self.augment is not None:
+            x = self.augment(x, gen)
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        y = labels
+        if self.batch_transform is not None:
+            x, y = self.batch_transform(x, y)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+
+def eval_loader(split: ImageSplit, batch_size: int, *, device, mean=None, std=None, channels_last=False) -> DeviceLoader:
+    """In-order, un-augmented loader over a whole split (for validation and test)."""
+    return DeviceLoader(split, batch_size, device=device, shuffle=False, drop_last=False, mean=mean, std=std,
+                        channels_last=channels_last)
+
+
+class SplitDataset(torch.utils.data.Dataset):
+    """A map-style dataset over an ``ImageSplit`` that returns PIL images, like torchvision's CIFAR
+    classes, so the conventional pipeline (PIL transforms in DataLoader workers) can be measured."""
+
+    def __init__(self, split: ImageSplit, transform=None):
+        self.images = split.images.permute(0, 2, 3, 1).numpy()
+        self.labels = split.labels.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        from PIL import Image
+
+        image = Image.fromarray(self.images[index])
+        return (self.transform(image) if self.transform else image), self.labels[index]
+
+
+def conventional_loader(split: ImageSplit, batch_size: int, *, crop_padding: int = 4, flip: bool = True,
+                        mean=None, std=None, num_workers: int = 2, shuffle: bool = True, seed: int = 0,
+                        drop_last: bool = True) -> torch.utils.data.DataLoader:
+    """The seeds' pipeline: PIL transforms in DataLoader worker processes, fp32 NCHW batches."""
+    from torchvision import transforms as T
+
+    steps = []
+    if crop_padding:
+        steps.append(T.RandomCrop(split.images.shape[-1], padding=crop_padding))
+    if flip:
+        steps.append(T.RandomHorizontalFlip())
+    steps.append(T.ToTensor())
+    if mean is not None:
+        steps.append(T.Normalize(mean, std))
+    gen = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(SplitDataset(split, T.Compose(steps)), batch_size=batch_size, shuffle=shuffle,
+                                       num_workers=num_workers, drop_last=drop_last, generator=gen,
+                                       persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available())

@@ -1,0 +1,181 @@
+"""The one metrics writer: every result goes to ``reports/<profile>/metrics/<notebook>.json``.
+
+A file holds the run's provenance (parameters, data sets with their kind - real, bundled or
+stand-in -, weights, device, library versions, git commit, wall time) and a list of metrics,
+each with its own context. The report notebook reads these files and nothing else.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .paths import metrics_dir, safe_name
+
+_writers: dict[str, "MetricsWriter"] = {}
+_default_profile = "smoke"
+
+
+def jsonable(value: Any) -> Any:
+    """Convert tensors, NumPy scalars, paths, dataclasses and non-finite floats for JSON."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return jsonable(asdict(value))
+    if hasattr(value, "as_dict"):
+        return jsonable(value.as_dict())
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, torch.device):
+        return str(value)
+    return repr(value)
+
+
+def write_json_atomic(path: Path, content: Any) -> None:
+    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(content, handle, indent=1, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class MetricsWriter:
+    """Metrics of one notebook run. ``start`` resets the file; ``record`` appends and rewrites it."""
+
+    def __init__(self, notebook: str, profile: str):
+        self.notebook = safe_name(notebook, "notebook")
+        self.profile = safe_name(profile, "profile")
+        self.path = metrics_dir(self.profile) / f"{self.notebook}.json"
+        self._t0 = time.perf_counter()
+        self.content: dict[str, Any] = {
+            "notebook": self.notebook,
+            "profile": self.profile,
+            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "wall_seconds": 0.0,
+            "parameters": {},
+            "environment": {},
+            "data": {},
+            "weights": {},
+            "figures": [],
+            "metrics": [],
+        }
+
+    def start(self, parameters: dict | None = None, environment: dict | None = None) -> "MetricsWriter":
+        self.content["parameters"] = jsonable(parameters or {})
+        self.content["environment"] = jsonable(environment or {})
+        self._flush()
+        return self
+
+    def add_data(self, provenance: Any) -> None:
+        """Note a data set used by this run (a ``Provenance`` or a dict with ``dataset`` and ``kind``)."""
+        info = jsonable(provenance)
+        self.content["data"][info["dataset"]] = info
+        self._flush()
+
+    def add_weights(self, name: str, description: Any) -> None:
+        self.content["weights"][name] = jsonable(description)
+        self._flush()
+
+    def add_figure(self, path: Path, caption: str = "") -> None:
+        entry = {"path": str(path), "caption": caption}
+        self.content["figures"] = [f for f in self.content["figures"] if f["path"] != entry["path"]] + [entry]
+        self._flush()
+
+    def record(self, name: str, value: Any, *, unit: str | None = None, data: Any = None, **context) -> dict:
+        """Append one metric. ``data`` names the data set(s) it was measured on (their provenance
+        kinds are copied onto the metric so a table can say "stand-in" next to the number)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("a metric needs a non-empty string name")
+        datasets = [] if data is None else ([data] if isinstance(data, (str, dict)) or hasattr(data, "kind") else list(data))
+        names, kinds = [], []
+        for item in datasets:
+            info = jsonable(item) if not isinstance(item, str) else self.content["data"].get(item, {"dataset": item})
+            if isinstance(info, dict) and "kind" in info and info["dataset"] not in self.content["data"]:
+                self.content["data"][info["dataset"]] = info
+            names.append(info["dataset"])
+            kinds.append(info.get("kind", "unknown"))
+        entry = {
+            "name": name,
+            "value": jsonable(value),
+            "unit": unit,
+            "data": names,
+            "provenance": sorted(set(kinds)) or None,
+            "context": jsonable(context),
+            "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        self.content["metrics"].append(entry)
+        self._flush()
+        return entry
+
+    def _flush(self) -> None:
+        self.content["wall_seconds"] = round(time.perf_counter() - self._t0, 3)
+        write_json_atomic(self.path, self.content)
+
+
+def start_run(notebook: str, profile: str, parameters: dict | None = None,
+              environment: dict | None = None) -> MetricsWriter:
+    """Begin a fresh metrics file for ``notebook`` (replacing one from an earlier run)."""
+    global _default_profile
+    _default_profile = profile
+    writer = MetricsWriter(notebook, profile).start(parameters, environment)
+    _writers[notebook] = writer
+    return writer
+
+
+def writer_for(notebook: str, profile: str | None = None) -> MetricsWriter:
+    writer = _writers.get(notebook)
+    if writer is None or (profile is not None and writer.profile != profile):
+        writer = MetricsWriter(notebook, profile or _default_profile)
+        if writer.path.is_file():  # keep what an earlier call in this run wrote
+            try:
+                writer.content = json.loads(writer.path.read_text())
+            except (OSError, json.JSONDecodeError):
+                pass
+        _writers[notebook] = writer
+    return writer
+
+
+def record(notebook: str, name: str, value: Any, **context) -> dict:
+    """Record one metric of ``notebook`` (``profile=`` picks the profile, default: the active run's)."""
+    profile = context.pop("profile", None)
+    return writer_for(notebook, profile).record(name, value, **context)
+
+
+def load_metrics(profile: str) -> list[dict]:
+    """Every metrics file of a profile, in notebook order; unreadable files are reported, not skipped silently."""
+    folder = metrics_dir(profile)
+    runs = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            runs.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            runs.append({"notebook": path.stem, "profile": profile, "error": f"unreadable metrics file {path}: {err}",
+                         "metrics": [], "data": {}, "weights": {}, "figures": [], "parameters": {}, "environment": {}})
+    return runs

@@ -1,0 +1,231 @@
+"""Notebook parameters: declared once per notebook, validated after papermill injects values.
+
+papermill assigns whatever names it is given, so a typo (``epoch: 5``) would silently do
+nothing. Each notebook's topic module declares a ``PARAMS`` schema; ``notebook.setup`` checks the
+names and values against it and fails with a message that lists what is wrong and what is valid.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import yaml
+
+PROFILES = ("smoke", "cpu", "full")
+
+#: notebook -> "module:attribute" of its parameter schema (imported lazily).
+NOTEBOOK_SCHEMAS: dict[str, str] = {
+    "00_data_tour": "picseq_utils.tour:PARAMS",
+    "01_clip_augmentation": "picseq_utils.clip_augment:PARAMS",
+    "02_resnet_embedded_transformer": "picseq_utils.clip_model:PARAMS",
+    "03_vit_anatomy": "picseq_utils.vit_anatomy:PARAMS",
+    "04_vit_vs_resnet_cifar10": "picseq_utils.cifar_study:PARAMS_CIFAR10",
+    "05_vit_vs_resnet_cifar100_cutmix": "picseq_utils.cifar_study:PARAMS_CIFAR100",
+    "06_idmm_small_data_pretraining": "picseq_utils.idmm:PARAMS",
+    "99_report": "picseq_utils.report_tables:PARAMS",
+}
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is unknown, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter: its type, allowed values and a one-line description."""
+
+    kind: type | tuple[type, ...]
+    doc: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: Sequence[Any] | None = None
+    allow_none: bool = False
+    min_exclusive: bool = False
+    item: "Param | None" = None  # for list parameters: the schema of each element
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None:
+            if self.allow_none:
+                return None
+            raise ParameterError(f"parameter {name!r} must not be None ({self.describe()})")
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if tuple in kinds and isinstance(value, list):
+            value = tuple(value)
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if not ok:
+            raise ParameterError(
+                f"parameter {name!r} = {value!r} has type {type(value).__name__}; expected {self.describe()}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParameterError(f"parameter {name!r} = {value!r} must be a finite number")
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(
+                f"parameter {name!r} = {value!r} is not a valid choice; valid: {', '.join(map(repr, self.choices))}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
+                op = ">" if self.min_exclusive else ">="
+                raise ParameterError(f"parameter {name!r} = {value!r} must be {op} {self.min}")
+            if self.max is not None and value > self.max:
+                raise ParameterError(f"parameter {name!r} = {value!r} must be <= {self.max}")
+        if isinstance(value, (list, tuple)) and self.item is not None:
+            value = type(value)(self.item.check(f"{name}[{i}]", v) for i, v in enumerate(value))
+        return value
+
+    def describe(self) -> str:
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        text = " or ".join(k.__name__ for k in kinds)
+        if self.choices is not None:
+            text += f" in {{{', '.join(map(repr, self.choices))}}}"
+        if self.min is not None:
+            text += f", {'>' if self.min_exclusive else '>='} {self.min}"
+        if self.max is not None:
+            text += f", <= {self.max}"
+        if self.allow_none:
+            text += ", or None"
+        return text
+
+
+# Short constructors used by the schemas.
+def Int(doc: str = "", min: int | None = None, max: int | None = None, **kw) -> Param:  # noqa: A002
+    return Param(int, doc, min=min, max=max, **kw)
+
+
+def Float(doc: str = "", min: float | None = None, max: float | None = None, **kw) -> Param:  # noqa: A002
+    return Param(float, doc, min=min, max=max, **kw)
+
+
+def Fraction(doc: str = "") -> Param:
+    """A number in (0, 1]."""
+    return Param(float, doc, min=0.0, max=1.0, min_exclusive=True)
+
+
+def Bool(doc: str = "") -> Param:
+    return Param(bool, doc)
+
+
+def Str(doc: str = "", choices: Sequence[str] | None = None, **kw) -> Param:
+    return Param(str, doc, choices=choices, **kw)
+
+
+def List(item: Param, doc: str = "", **kw) -> Param:
+    return Param((list, tuple), doc, item=item, **kw)
+
+
+#: Parameters every notebook has.
+COMMON: dict[str, Param] = {
+    "profile": Str("which profile's settings these are", choices=PROFILES),
+    "seed": Int("seed for every random generator", min=0),
+    "device": Str("'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
+}
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A notebook's parameters plus checks that relate several of them."""
+
+    params: Mapping[str, Param]
+    checks: Sequence[Callable[[dict], str | None]] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        missing = set(COMMON) - set(self.params)
+        if missing:
+            raise TypeError(f"schema lacks the common parameters {sorted(missing)}")
+
+
+def schema(params: Mapping[str, Param], *checks: Callable[[dict], str | None]) -> Schema:
+    """Build a schema: ``COMMON`` plus ``params``; each check returns an error text or None."""
+    return Schema({**COMMON, **params}, tuple(checks))
+
+
+def schema_for(notebook: str) -> Schema:
+    try:
+        target = NOTEBOOK_SCHEMAS[notebook]
+    except KeyError:
+        raise ParameterError(
+            f"unknown notebook {notebook!r}; known notebooks: {', '.join(sorted(NOTEBOOK_SCHEMAS))}") from None
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def validate(notebook: str, values: Mapping[str, Any], spec: Schema | None = None) -> dict:
+    """Check ``values`` against the notebook's schema; return them with numbers normalised.
+
+    Unknown names, missing names, wrong types and out-of-range values are all collected and
+    reported together, each with the valid choices.
+    """
+    spec = spec or schema_for(notebook)
+    problems: list[str] = []
+    unknown = sorted(set(values) - set(spec.params))
+    for name in unknown:
+        close = difflib.get_close_matches(name, spec.params, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"unknown parameter {name!r}{hint}")
+    missing = sorted(set(spec.params) - set(values))
+    if missing:
+        problems.append(f"missing parameter(s) {', '.join(map(repr, missing))}")
+    clean: dict[str, Any] = {}
+    for name, param in spec.params.items():
+        if name in values:
+            try:
+                clean[name] = param.check(name, values[name])
+            except ParameterError as err:
+                problems.append(str(err))
+    if not problems:
+        for check in spec.checks:
+            message = check(clean)
+            if message:
+                problems.append(message)
+    if problems:
+        valid = "\n".join(f"  {n}: {p.describe()}" + (f" - {p.doc}" if p.doc else "") for n, p in spec.params.items())
+        raise ParameterError(
+            f"{notebook}: {len(problems)} parameter problem(s):\n  - " + "\n  - ".join(problems)
+            + f"\nValid parameters of {notebook}:\n{valid}")
+    return clean
+
+
+def divides(numerator: str, denominator: str) -> Callable[[dict], str | None]:
+    """A cross-check: ``values[denominator]`` divides ``values[numerator]`` (e.g. patch size | image size)."""
+
+    def check(values: dict) -> str | None:
+        a, b = values.get(numerator), values.get(denominator)
+        if a is not None and b and a % b:
+            return f"{denominator}={b} must divide {numerator}={a}"
+        return None
+
+    return check
+
+
+def load_profile(profile: str, params_dir: str | Path | None = None) -> dict:
+    """Read ``params/<profile>.yaml``: ``{"common": {...}, "notebooks": {name: {...}}}``."""
+    from .paths import project_root
+
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    path = Path(params_dir or project_root() / "params") / f"{profile}.yaml"
+    if not path.is_file():
+        raise ParameterError(f"no parameter file {path}; expected one per profile: {', '.join(PROFILES)}")
+    with open(path) as handle:
+        content = yaml.safe_load(handle) or {}
+    if not isinstance(content, dict) or set(content) - {"common", "notebooks"}:
+        raise ParameterError(f"{path}: expected top-level keys 'common' and 'notebooks', got {sorted(content)}")
+    for key in ("common", "notebooks"):
+        if not isinstance(content.get(key) or {}, dict):
+            raise ParameterError(f"{path}: '{key}' must be a mapping")
+    return {"common": content.get("common") or {}, "notebooks": content.get("notebooks") or {}}
+
+
+def profile_parameters(profile: str, notebook: str, params_dir: str | Path | None = None) -> dict:
+    """The values papermill injects into ``notebook`` for ``profile`` (common, then per notebook)."""
+    content = load_profile(profile, params_dir)
+    unknown = set(content["notebooks"]) - set(NOTEBOOK_SCHEMAS)
+    if unknown:
+        raise ParameterError(
+            f"params/{profile}.yaml names unknown notebooks {sorted(unknown)}; known: {', '.join(NOTEBOOK_SCHEMAS)}")
+    values = {"profile": profile, **content["common"], **(content["notebooks"].get(notebook) or {})}
+    names = set(schema_for(notebook).params)
+    return {k: v for k, v in values.items() if k in names or k in (content["notebooks"].get(notebook) or {})}

@@ -1,0 +1,96 @@
+"""Figures shared by the notebooks: image grids, training curves, heat maps."""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+
+def to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(C, H, W) uint8/float tensor -> (H, W, C) array for imshow."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+        if image.dtype != torch.uint8:
+            image = image.float().clamp(0, 1)
+        image = image.permute(1, 2, 0).numpy()
+    return image.squeeze(-1) if image.shape[-1] == 1 else image
+
+
+def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.3, suptitle: str = ""):
+    """Show a batch (N, C, H, W) as a grid; returns the figure."""
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.08), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(to_hwc(images[i]), cmap="gray" if images[i].shape[0] == 1 else None, interpolation="nearest")
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", x: str = "epoch"):
+    """Loss and accuracy per epoch for several runs on one figure (the seeds' curve plots)."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i, (name, hist) in enumerate(histories.items()):
+        color = f"C{i}"
+        ax_loss.plot(hist[x], hist["train_loss"], color=color, ls="--", label=f"{name} train")
+        if hist["val_loss"].notna().any():
+            ax_loss.plot(hist[x], hist["val_loss"], color=color, label=f"{name} val")
+        if hist["train_acc"].notna().any():
+            ax_acc.plot(hist[x], hist["train_acc"], color=color, ls="--", label=f"{name} train")
+        if hist["val_acc"].notna().any():
+            ax_acc.plot(hist[x], hist["val_acc"], color=color, label=f"{name} val")
+    ax_loss.set(xlabel=x, ylabel="loss", title="loss")
+    ax_acc.set(xlabel=x, ylabel="accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(table: pd.DataFrame, title: str = "", fmt: str = "{:.1%}", cmap: str = "viridis"):
+    """A labelled heat map of a 2-D table (e.g. accuracy over learning rate x weight decay)."""
+    fig, ax = plt.subplots(figsize=(1.1 * table.shape[1] + 2, 0.7 * table.shape[0] + 1.5))
+    values = table.to_numpy(dtype=float)
+    im = ax.imshow(values, cmap=cmap, aspect="auto")
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+    ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
+    ax.set_xlabel(str(table.columns.name or ""))
+    ax.set_ylabel(str(table.index.name or ""))
+    finite = values[np.isfinite(values)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0
+    for (r, c), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8,
+                    color="white" if v < middle else "black")
+    fig.colorbar(im, ax=ax)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def format_mean_std(values: Sequence[float], percent: bool = True) -> str:
+    mean, std = mean_std(values)
+    scale = 100 if percent else 1
+    unit = "%" if percent else ""
+    return f"{mean * scale:.2f} ± {std * scale:.2f}{unit} (n={len(values)})"

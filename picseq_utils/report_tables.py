@@ -1,0 +1,158 @@
+"""Tables for ``99_report``: every metric with its provenance, and our numbers beside the seeds'."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .metrics import load_metrics
+from .params import Bool, schema
+from .paths import reports_dir
+
+PARAMS = schema({"show_figures": Bool("embed every notebook's saved figures in the report")})
+
+#: What the source documents reported, keyed to the metric names our notebooks record.
+#: Accuracies are fractions; ``kind`` says how to read the comparison.
+SEED_CLAIMS = [
+    {"notebook": "02_resnet_embedded_transformer", "metric": "val_acc_correct_split", "seed": "000",
+     "claim": 0.99, "unit": "accuracy", "kind": "at least",
+     "conditions": "80 private clips augmented x32 (likely before the split), ResNet-18 + RoPE transformer, "
+                   "100 epochs, 8 h on one RTX 4090"},
+    {"notebook": "02_resnet_embedded_transformer", "metric": "val_acc_leaky_split", "seed": "000",
+     "claim": 0.99, "unit": "accuracy", "kind": "at least",
+     "conditions": "the seed's likely protocol: augment, then split (copies of one clip on both sides)"},
+    {"notebook": "02_resnet_embedded_transformer", "metric": "train_seconds_seed_config", "seed": "000",
+     "claim": 8 * 3600.0, "unit": "s", "kind": "about", "conditions": "one RTX 4090, 100 epochs"},
+    {"notebook": "03_vit_anatomy", "metric": "params_vit_base", "seed": "001", "claim": 86e6, "unit": "parameters",
+     "kind": "about", "conditions": "ViT paper Table 1"},
+    {"notebook": "03_vit_anatomy", "metric": "params_vit_large", "seed": "001", "claim": 307e6,
+     "unit": "parameters", "kind": "about", "conditions": "ViT paper Table 1"},
+    {"notebook": "03_vit_anatomy", "metric": "params_vit_huge", "seed": "001", "claim": 632e6, "unit": "parameters",
+     "kind": "about", "conditions": "ViT paper Table 1"},
+    {"notebook": "04_vit_vs_resnet_cifar10", "metric": "test_acc_resnet18", "seed": "003", "claim": 0.88,
+     "unit": "accuracy", "kind": "about", "conditions": "224 px, Adam, batch 64, 20-25 epochs, ImageNet stem"},
+    {"notebook": "04_vit_vs_resnet_cifar10", "metric": "test_acc_vit", "seed": "003", "claim": 0.65,
+     "unit": "accuracy", "kind": "about", "conditions": "ViT-B/16 from scratch at 224 px, 30-45 epochs"},
+    {"notebook": "05_vit_vs_resnet_cifar100_cutmix", "metric": "test_acc_resnet18", "seed": "002", "claim": 0.5788,
+     "unit": "accuracy", "kind": "exactly", "conditions": "ImageNet stem on 32 px, Adam lr 1e-3, 100 epochs, CutMix, "
+                                                         "tuned on the test set"},
+    {"notebook": "05_vit_vs_resnet_cifar100_cutmix", "metric": "test_acc_vit", "seed": "002", "claim": 0.6553,
+     "unit": "accuracy", "kind": "exactly", "conditions": "vit_pytorch patch 4, dim 192, depth 25, Adam lr 4e-4, "
+                                                         "100 epochs, CutMix, tuned on the test set"},
+    {"notebook": "06_idmm_small_data_pretraining", "metric": "finetune_test_acc_idmm", "seed": "004", "claim": 0.967,
+     "unit": "accuracy", "kind": "exactly", "conditions": "Flowers-102 train+val 2040 / test 6149, DeiT-Tiny-like, "
+                                                         "800 pretraining + 800 fine-tuning epochs, 448 px final stage"},
+]
+
+
+def _format(value, unit) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if unit == "accuracy":
+            return f"{value:.2%}"
+        if unit == "parameters":
+            return f"{value / 1e6:.2f}M"
+        if unit == "s":
+            return f"{value:,.1f} s"
+        return f"{value:.4g}" if isinstance(value, float) else f"{value:,}"
+    return str(value)
+
+
+def _provenance_label(entry: dict) -> str:
+    kinds = entry.get("provenance") or []
+    return ", ".join("stand-in" if k == "standin" else k for k in kinds) or "-"
+
+
+def metrics_table(runs: list[dict]) -> pd.DataFrame:
+    """One row per recorded metric: notebook, name, value (formatted), provenance, data, context."""
+    rows = []
+    for run in runs:
+        for entry in run.get("metrics", []):
+            context = entry.get("context") or {}
+            rows.append({
+                "notebook": run["notebook"],
+                "metric": entry["name"],
+                "value": _format(entry.get("value"), entry.get("unit")),
+                "± std": _format(context.get("std"), entry.get("unit")) if "std" in context else "",
+                "provenance": _provenance_label(entry),
+                "data": ", ".join(entry.get("data") or []) or "-",
+                "context": ", ".join(f"{k}={v}" for k, v in context.items() if k != "std")[:160],
+            })
+    return pd.DataFrame(rows, columns=["notebook", "metric", "value", "± std", "provenance", "data", "context"])
+
+
+def seed_comparison(runs: list[dict]) -> pd.DataFrame:
+    """The seeds' reported numbers beside ours (latest value of the same metric), with conditions."""
+    latest = {}
+    for run in runs:
+        for entry in run.get("metrics", []):
+            latest[(run["notebook"], entry["name"])] = (entry, run)
+    rows = []
+    for claim in SEED_CLAIMS:
+        entry, run = latest.get((claim["notebook"], claim["metric"]), (None, None))
+        rows.append({
+            "notebook": claim["notebook"],
+            "metric": claim["metric"],
+            "seed reported": f"{claim['kind']} {_format(claim['claim'], claim['unit'])}",
+            "seed conditions": claim["conditions"],
+            "picseq": _format(entry["value"], entry.get("unit")) if entry else "not run",
+            "± std": _format((entry.get("context") or {}).get("std"), entry.get("unit"))
+            if entry and "std" in (entry.get("context") or {}) else "",
+            "picseq provenance": _provenance_label(entry) if entry else "-",
+            "picseq profile / device": f"{run['profile']} / {run.get('environment', {}).get('device_name', '?')}"
+            if run else "-",
+        })
+    return pd.DataFrame(rows)
+
+
+def provenance_table(runs: list[dict]) -> pd.DataFrame:
+    """Which data sets and weights each notebook used, and where its numbers came from."""
+    rows = []
+    for run in runs:
+        env = run.get("environment", {})
+        data = run.get("data", {})
+        rows.append({
+            "notebook": run["notebook"],
+            "profile": run.get("profile"),
+            "data": "; ".join(f"{d.get('label', name)}" for name, d in data.items()) or "-",
+            "weights": "; ".join(f"{k}: {v.get('weights', v) if isinstance(v, dict) else v}"
+                                 for k, v in run.get("weights", {}).items()) or "-",
+            "device": env.get("device_name", "-"),
+            "torch": env.get("torch", "-"),
+            "commit": env.get("git_commit", "-"),
+            "wall s": run.get("wall_seconds"),
+            "error": run.get("error", ""),
+        })
+    return pd.DataFrame(rows)
+
+
+def figure_list(runs: list[dict]) -> list[tuple[str, Path, str]]:
+    """(notebook, path, caption) of every saved figure that still exists."""
+    out = []
+    for run in runs:
+        for fig in run.get("figures", []):
+            path = Path(fig["path"])
+            if path.is_file():
+                out.append((run["notebook"], path, fig.get("caption", "")))
+    return out
+
+
+def notebook_timings(profile: str) -> pd.DataFrame:
+    """Wall time per notebook of the last report run (written by ``picseq_utils.report``)."""
+    path = reports_dir(profile) / "run_state.json"
+    if not path.is_file():
+        return pd.DataFrame(columns=["notebook", "status", "seconds"])
+    state = json.loads(path.read_text())
+    return pd.DataFrame([{"notebook": k, "status": v.get("status"), "seconds": v.get("seconds")}
+                         for k, v in state.get("notebooks", {}).items()])
+
+
+def load(profile: str) -> list[dict]:
+    return [r for r in load_metrics(profile) if r.get("notebook") != "99_report"]
+
+
+def escape(text) -> str:
+    return html.escape(str(text))

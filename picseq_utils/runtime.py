@@ -1,0 +1,118 @@
+"""Seeding, device choice and a description of the machine a result came from."""
+from __future__ import annotations
+
+import os
+import platform
+import random
+import subprocess
+import sys
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .paths import project_root
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+
+def seed_everything(seed: int, deterministic: bool | None = None) -> None:
+    """Seed Python, NumPy and torch (all devices).
+
+    ``deterministic=None`` means: deterministic kernels on CPU runs (so a resumed run matches an
+    uninterrupted one bit for bit) and fast cuDNN autotuning on GPU runs.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic is None:
+        deterministic = not torch.cuda.is_available()
+    torch.backends.cudnn.deterministic = bool(deterministic)
+    torch.backends.cudnn.benchmark = not deterministic
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then CPU. A named device that is absent is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} was asked for but CUDA is not available here; use device='auto' or 'cpu'")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} was asked for but MPS is not available here; use device='auto' or 'cpu'")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unsupported device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return device.type
+
+
+def device_kind(device: torch.device) -> str:
+    """A short file-name-safe tag: ``cpu-2core``, ``cuda-nvidia-h100-80gb-hbm3``."""
+    if device.type == "cuda":
+        return "cuda-" + "".join(c if c.isalnum() else "-" for c in torch.cuda.get_device_name(device).lower()).strip("-")
+    if device.type == "cpu":
+        return f"cpu-{os.cpu_count()}core"
+    return device.type
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The checkout's commit (with ``+dirty`` when files differ), or ``unknown`` outside git."""
+    try:
+        root = str(project_root())
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment_info(device: torch.device | None = None) -> dict:
+    """Versions and hardware, stored with every metric."""
+    import torchvision
+
+    info = {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+        "git_commit": git_commit(),
+    }
+    try:
+        import timm
+
+        info["timm"] = timm.__version__
+    except ImportError:  # pragma: no cover - timm is a declared dependency
+        info["timm"] = None
+    if device is not None:
+        info["device"] = str(device)
+        info["device_name"] = device_name(device)
+    if torch.cuda.is_available():
+        info["cuda"] = torch.version.cuda
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

@@ -1,0 +1,341 @@
+"""The one training loop every notebook uses: ``fit`` and ``evaluate``.
+
+- optimisers from timm (``create_optimizer_v2``: AdamW, Adam, SGD; no weight decay on biases,
+  norms, class token and position embeddings),
+- a per-step learning-rate schedule (warm-up, then cosine, one-cycle, multi-step or constant),
+- label smoothing and soft targets (CutMix/MixUp) through ``nn.CrossEntropyLoss``,
+- bf16 autocast on CUDA, channels_last, optional ``torch.compile``, gradient clipping,
+- a text progress bar (no widget metadata in executed notebooks),
+- an epoch history as a pandas DataFrame,
+- a checkpoint every epoch and resume from the last one. Every random draw of epoch ``e`` comes
+  from generators seeded by (seed, e), so a resumed deterministic CPU run reproduces the
+  uninterrupted run's history exactly.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.std import tqdm
+
+from .checkpoint import Checkpointer
+from .data.loaders import epoch_generator
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
+                   "elapsed"]
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on: out of memory, a non-finite loss, or a bad configuration."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    epochs: int
+    lr: float
+    optimizer: str = "adamw"
+    weight_decay: float = 0.05
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    min_lr_ratio: float = 0.0
+    milestones: tuple = ()
+    gamma: float = 0.1
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None
+    amp: str = "auto"
+    channels_last: str | bool = "auto"
+    compile: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        problems = []
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            problems.append(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            problems.append(f"lr must be a positive number, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
+            problems.append(f"warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs}")
+        if self.amp not in ("auto", "bf16", "off"):
+            problems.append(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def lr_factor(step: int, total_steps: int, config: FitConfig, steps_per_epoch: int) -> float:
+    """Multiplier of the base learning rate at optimiser step ``step`` (0-based)."""
+    warmup = int(round(config.warmup_epochs * steps_per_epoch))
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.schedule == "constant":
+        return 1.0
+    if config.schedule == "multistep":
+        epoch = step // max(steps_per_epoch, 1)
+        return config.gamma ** sum(epoch >= m for m in config.milestones)
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    if config.schedule == "onecycle":  # linear decay to zero after the warm-up (triangular one-cycle)
+        return max(0.0, 1.0 - progress)
+    floor = config.min_lr_ratio
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def autocast_for(device: torch.device, amp: str = "auto"):
+    """bf16 autocast on CUDA (``auto`` or ``bf16``); plain fp32 elsewhere or with ``off``."""
+    if device.type == "cuda" and amp in ("auto", "bf16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _use_channels_last(device: torch.device, setting) -> bool:
+    return device.type == "cuda" if setting == "auto" else bool(setting)
+
+
+def _batch_size(loader) -> int | None:
+    return getattr(loader, "batch_size", None)
+
+
+def _oom_error(err: Exception, loader, where: str) -> TrainingError:
+    size = _batch_size(loader)
+    hint = (f"batch size {size} does not fit in device memory during {where}; try batch_size={max(1, size // 2)} "
+            f"(and scale the learning rate down in proportion), or a smaller model / image size") if size else \
+        f"out of memory during {where}; use a smaller batch, model or image size"
+    return TrainingError(f"CUDA out of memory: {hint}. (original error: {str(err).splitlines()[0]})")
+
+
+def _is_oom(err: BaseException) -> bool:
+    return isinstance(err, torch.cuda.OutOfMemoryError) or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: Iterable, device: torch.device | str | None = None, amp: str = "auto",
+            channels_last="auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Model outputs and targets over a loader, concatenated on the CPU (float32)."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs, targets = [], []
+    try:
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if _use_channels_last(device, channels_last) and x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast_for(device, amp):
+                out = model(x)
+            outputs.append(out.float().cpu())
+            targets.append(y.cpu())
+    except Exception as err:
+        if _is_oom(err):
+            raise _oom_error(err, loader, "evaluation") from err
+        raise
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs), torch.cat(targets)
+
+
+def accuracy_from(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    hard = targets.argmax(1) if targets.ndim == 2 else targets
+    return (outputs.argmax(1) == hard).float().mean().item()
+
+
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
+             amp: str = "auto", channels_last="auto") -> dict:
+    """Accuracy and mean cross-entropy (no smoothing) over a loader.
+
+    Cross-entropy is also right for models that end in LogSoftmax: log-softmax is idempotent.
+    """
+    outputs, targets = predict(model, loader, device, amp, channels_last)
+    loss = nn.functional.cross_entropy(outputs, targets).item()
+    return {"loss": loss, "accuracy": accuracy_from(outputs, targets), "n": len(targets)}
+
+
+@dataclass
+class FitResult:
+    model: nn.Module
+    history: pd.DataFrame
+    config: FitConfig
+    resumed_from: int = 0
+    checkpoint_dir: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def train_seconds(self) -> float:
+        return float(self.history["seconds"].sum()) if len(self.history) else 0.0
+
+    @property
+    def final(self) -> dict:
+        return self.history.iloc[-1].to_dict() if len(self.history) else {}
+
+    def time_to_accuracy(self, target: float) -> float | None:
+        """Training seconds until validation accuracy first reached ``target`` (None if never)."""
+        hit = self.history[self.history["val_acc"] >= target]
+        return float(hit["elapsed"].iloc[0]) if len(hit) else None
+
+
+def fingerprint(model: nn.Module, config: FitConfig, train_loader, extra: dict | None = None) -> str:
+    """A hash of what makes two runs the same run: model shapes, configuration, data size."""
+    shapes = [(n, list(p.shape), p.requires_grad) for n, p in model.named_parameters()]
+    content = {"model": type(model).__name__, "shapes": shapes, "config": asdict(config),
+               "steps_per_epoch": len(train_loader),
+               "samples": getattr(train_loader, "num_samples", None) or len(getattr(train_loader, "dataset", []) or []),
+               "extra": extra or {}}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: float, optimizer: str = "adamw",
+        weight_decay: float = 0.05, momentum: float = 0.9, schedule: str = "cosine", warmup_epochs: float = 0.0,
+        min_lr_ratio: float = 0.0, milestones: Sequence[int] = (), gamma: float = 0.1, label_smoothing: float = 0.0,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None, grad_clip: float | None = None,
+        device: torch.device | str | None = None, amp: str = "auto", channels_last="auto", compile: bool = False,
+        checkpoint_dir: str | Path | None = None, resume: bool = True, seed: int = 0, progress: bool = True,
+        desc: str = "train", on_epoch_end: Callable[[int, dict, nn.Module], Any] | None = None,
+        fingerprint_extra: dict | None = None) -> FitResult:
+    """Train ``model`` for ``epochs`` and return the model and its epoch history.
+
+    ``train_loader`` yields ``(inputs, targets)``; targets are class indices or soft class
+    probabilities (CutMix). ``loss_fn`` overrides the default ``CrossEntropyLoss(label_smoothing)``.
+    With ``checkpoint_dir`` a checkpoint is written after every epoch and ``resume=True`` continues
+    from the newest one of the same configuration (a finished run returns at once).
+    """
+    config = FitConfig(epochs=epochs, lr=float(lr), optimizer=optimizer, weight_decay=float(weight_decay),
+                       momentum=float(momentum), schedule=schedule, warmup_epochs=float(warmup_epochs),
+                       min_lr_ratio=float(min_lr_ratio), milestones=tuple(milestones), gamma=float(gamma),
+                       label_smoothing=float(label_smoothing), grad_clip=grad_clip, amp=amp,
+                       channels_last=channels_last, compile=bool(compile), seed=int(seed))
+    if len(train_loader) == 0:
+        raise TrainingError("the training loader yields no batches (fewer samples than one batch with drop_last?)")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    use_cl = _use_channels_last(device, channels_last)
+    model.to(device)
+    if use_cl:
+        model.to(memory_format=torch.channels_last)
+    from timm.optim import create_optimizer_v2
+
+    opt_kwargs = {"momentum": momentum} if optimizer == "sgd" else {}
+    opt = create_optimizer_v2(model, opt=optimizer, lr=lr, weight_decay=weight_decay, **opt_kwargs)
+    for group in opt.param_groups:
+        group["base_lr"] = group["lr"]
+    criterion = loss_fn or nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    step_model = torch.compile(model) if compile else model
+
+    checkpointer = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
+    fp = fingerprint(model, config, train_loader, fingerprint_extra)
+    history: list[dict] = []
+    start_epoch = 0
+    if checkpointer is not None and resume:
+        state = checkpointer.load_latest(fp)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            history = list(state["history"])
+            start_epoch = int(state["epoch"])
+    elif checkpointer is not None:
+        checkpointer.clear()
+
+    steps_per_epoch = len(train_loader)
+    total_steps = epochs * steps_per_epoch
+    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, desc=desc, disable=not progress,
+               file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 3.0, dynamic_ncols=True, unit="step",
+               leave=True)
+    elapsed = history[-1]["elapsed"] if history else 0.0
+    try:
+        for epoch in range(start_epoch, epochs):
+            # Every random draw of this epoch (shuffle, augmentation, dropout, CutMix) depends on (seed, epoch).
+            torch.manual_seed(int(epoch_generator(seed, epoch).initial_seed()))
+            if hasattr(train_loader, "set_epoch"):
+                train_loader.set_epoch(epoch)
+            elif getattr(train_loader, "generator", None) is not None:
+                train_loader.generator.manual_seed(int(epoch_generator(seed, epoch).initial_seed()))
+            model.train()
+            # Sums stay on the device; reading them back every step would stall an accelerator.
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            seen, counted = 0, 0
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t0 = time.perf_counter()
+            for i, (x, y) in enumerate(train_loader):
+                step = epoch * steps_per_epoch + i
+                factor = lr_factor(step, total_steps, config, steps_per_epoch)
+                for group in opt.param_groups:
+                    group["lr"] = group["base_lr"] * factor
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                if use_cl and x.ndim == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                try:
+                    with autocast_for(device, amp):
+                        out = step_model(x)
+                        loss = criterion(out.float(), y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if grad_clip:
+                        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                    opt.step()
+                except Exception as err:
+                    if _is_oom(err):
+                        raise _oom_error(err, train_loader, "training") from err
+                    raise
+                n = len(x)
+                loss_sum += loss.detach().float() * n
+                seen += n
+                if y.ndim == 1:  # soft (mixed) targets have no honest accuracy
+                    correct += (out.detach().argmax(1) == y).sum()
+                    counted += n
+                if (i + 1) % 50 == 0 or i + 1 == steps_per_epoch:
+                    _check_finite(loss_sum, desc, epoch, i, lr)
+                bar.update(1)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - t0
+            elapsed += seconds
+            row = {"epoch": epoch + 1,
+                   "train_loss": loss_sum.item() / seen,
+                   "train_acc": correct.item() / counted if counted else float("nan"),
+                   "val_loss": float("nan"), "val_acc": float("nan"),
+                   "lr": lr * lr_factor(min((epoch + 1) * steps_per_epoch - 1, total_steps - 1), total_steps, config,
+                                        steps_per_epoch),
+                   "seconds": seconds, "images_per_s": seen / seconds if seconds > 0 else float("nan"),
+                   "elapsed": elapsed}
+            if val_loader is not None:
+                metrics = evaluate(model, val_loader, device, amp, channels_last)
+                row["val_loss"], row["val_acc"] = metrics["loss"], metrics["accuracy"]
+            history.append(row)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}",
+                            val_acc="-" if math.isnan(row["val_acc"]) else f"{row['val_acc']:.3f}", refresh=False)
+            if checkpointer is not None:
+                checkpointer.save({"fingerprint": fp, "epoch": epoch + 1, "model": model.state_dict(),
+                                   "optimizer": opt.state_dict(), "history": history}, epoch + 1)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, row, model)
+    finally:
+        bar.close()
+    frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    return FitResult(model, frame, config, resumed_from=start_epoch,
+                     checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None)
+
+
+def _check_finite(loss_sum: torch.Tensor, desc: str, epoch: int, step: int, lr: float) -> None:
+    value = loss_sum.item()
+    if not math.isfinite(value):
+        raise TrainingError(f"{desc}: the loss became {value} by epoch {epoch + 1}, step {step + 1}; "
+                            f"lower the learning rate (lr={lr}) or set grad_clip")
