@@ -199,3 +199,47 @@ def _fetch_state_dict(library: str, ident: str) -> dict:
         raise WeightsUnavailableError(f"timm weights {ident} could not be loaded ({type(err).__name__}: {err}). "
                                       f"{how}") from err
     return model.state_dict()
+
+
+# --------------------------------------------------------------------------- resolution changes
+
+
+def resize_vit_input(model: nn.Module, image_size: int) -> nn.Module:
+    """Run a timm ViT at a new resolution with the same patch size, in place: the patch grid grows and
+    the learned position embeddings are 2-D interpolated to it (timm's ``set_input_size`` ->
+    ``resample_abs_pos_embed``, bicubic), as in the ViT paper's higher-resolution fine-tuning."""
+    if not hasattr(model, "set_input_size"):
+        raise TypeError(f"{type(model).__name__} is not a timm VisionTransformer; cannot change its input size")
+    patch = model.patch_embed.patch_size[0]
+    if image_size % patch:
+        raise ValueError(f"image_size={image_size} must be a multiple of the patch size {patch}")
+    model.set_input_size(img_size=(image_size, image_size))
+    return model
+
+
+def load_vit_state_resampled(model: nn.Module, state: dict, skip_head: bool = False) -> dict:
+    """Load a ViT state dict saved at another resolution into ``model``: position embeddings are
+    resampled to ``model``'s grid; with ``skip_head`` the classifier is left as initialised.
+    Returns ``{"resampled": bool, "skipped": [...]}``."""
+    from timm.layers import resample_abs_pos_embed
+
+    state = dict(state)
+    own = model.state_dict()
+    resampled = False
+    if "pos_embed" in state and state["pos_embed"].shape != own["pos_embed"].shape:
+        prefix = 0 if getattr(model, "no_embed_class", False) else model.num_prefix_tokens
+        old_tokens = state["pos_embed"].shape[1] - prefix
+        old_side = int(round(old_tokens ** 0.5))
+        state["pos_embed"] = resample_abs_pos_embed(state["pos_embed"], new_size=list(model.patch_embed.grid_size),
+                                                    old_size=[old_side, old_side], num_prefix_tokens=prefix)
+        resampled = True
+    skipped = []
+    if skip_head:
+        for key in [k for k in state if k.startswith("head.")]:
+            skipped.append(key)
+            del state[key]
+    missing, unexpected = model.load_state_dict(state, strict=not skip_head)
+    bad = [k for k in missing if not k.startswith("head.")]
+    if bad or unexpected:
+        raise ValueError(f"state dict does not fit the model: missing {bad}, unexpected {list(unexpected)}")
+    return {"resampled": resampled, "skipped": skipped}
