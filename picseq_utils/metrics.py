@@ -40,10 +40,10 @@ def jsonable(value: Any) -> Any:
         return value
     if isinstance(value, Path):
         return str(value)
-    if is_dataclass(value) and not isinstance(value, type):
-        return jsonable(asdict(value))
     if hasattr(value, "as_dict"):
         return jsonable(value.as_dict())
+    if is_dataclass(value) and not isinstance(value, type):
+        return jsonable(asdict(value))
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):

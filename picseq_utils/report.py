@@ -148,7 +148,9 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
                 validate(name, {**_defaults(path), **parameters})
         except ParameterError as err:
             failures.append(name)
-            state["notebooks"][name] = {"status": "failed", "error": str(err).splitlines()[0], "seconds": 0.0}
+            problems = [ln.strip(" -") for ln in str(err).splitlines()[1:] if ln.startswith("  - ")]
+            state["notebooks"][name] = {"status": "failed", "error": "parameter error: " + "; ".join(problems),
+                                        "seconds": 0.0}
             print(f"[picseq.report] {name}: parameter error\n{err}", file=sys.stderr)
             continue
         fingerprint = code_fingerprint(path, parameters)

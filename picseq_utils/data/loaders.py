@@ -54,6 +54,8 @@ def random_resized_crop(images: Tensor, size: int, scale=(0.08, 1.0), ratio=(3 /
 
     Box areas are drawn uniformly in ``scale`` x image area and log-uniformly in ``ratio``,
     as torchvision's RandomResizedCrop does, but clipped into the image instead of re-drawn.
+    Written here because torchvision's v2 transform draws one box per call (per batch), and a
+    per-sample loop would leave the GPU idle.
     """
     from torchvision.ops import roi_align
 
@@ -67,8 +69,10 @@ def random_resized_crop(images: Tensor, size: int, scale=(0.08, 1.0), ratio=(3 /
     x0 = torch.rand(n, device=dev, generator=generator) * (w - bw)
     y0 = torch.rand(n, device=dev, generator=generator) * (h - bh)
     boxes = torch.stack([torch.arange(n, device=dev, dtype=images.dtype), x0, y0, x0 + bw, y0 + bh], dim=1)
+    # sampling_ratio=0: roi_align averages ceil(box/output) samples per bin, i.e. it antialiases when
+    # shrinking (like RandomResizedCrop's antialias=True) and samples pixel centres exactly at 1:1.
     return roi_align(images, boxes.to(images.dtype), output_size=(size, size), spatial_scale=1.0,
-                     sampling_ratio=2, aligned=True)
+                     sampling_ratio=0, aligned=True)
 
 
 class DeviceLoader:

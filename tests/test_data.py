@@ -1,0 +1,197 @@
+"""Data layer: stand-ins in the exact on-disk formats, provenance, offline failures, splits."""
+import pickle
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from picseq_utils.data import (DataCorruptError, DataUnavailableError, load_cifar10, load_cifar100, load_dataset,
+                               load_digits, load_flowers102, load_photo, stratified_indices, write_flowers_standin)
+from picseq_utils.data import standin
+
+
+def test_cifar10_standin_is_written_in_the_exact_pickle_layout(small_cifar_root):
+    folder = small_cifar_root / "standin" / "cifar-10-batches-py"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["batches.meta", "data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                     "data_batch_5", "test_batch"]
+    with open(folder / "data_batch_1", "rb") as handle:
+        batch = pickle.load(handle, encoding="latin1")
+    assert set(batch) == {"batch_label", "labels", "data", "filenames"}
+    assert batch["data"].dtype == np.uint8 and batch["data"].shape == (120, 3072)
+    data = load_cifar10(source="standin", root=small_cifar_root)
+    assert data.train.images.shape == (600, 3, 32, 32) and data.test.images.shape == (200, 3, 32, 32)
+    assert data.classes == tuple(standin.SHAPES)
+    assert torch.bincount(data.train.labels).tolist() == [60] * 10
+
+
+def test_cifar100_standin_has_fine_and_coarse_labels(small_cifar_root):
+    folder = small_cifar_root / "standin" / "cifar-100-python"
+    with open(folder / "train", "rb") as handle:
+        entry = pickle.load(handle, encoding="latin1")
+    assert {"fine_labels", "coarse_labels", "data", "filenames", "batch_label"} <= set(entry)
+    assert all(c == f // 5 for f, c in zip(entry["fine_labels"], entry["coarse_labels"]))
+    data = load_cifar100(source="standin", root=small_cifar_root)
+    assert data.num_classes == 100 and data.provenance.kind == "standin"
+    assert data.provenance.label == "CIFAR-100 (stand-in)" and "NOT CIFAR-100" in data.provenance.origin
+
+
+def test_auto_without_real_data_and_network_uses_the_standin(small_cifar_root, monkeypatch, capsys):
+    import picseq_utils.data.datasets as ds
+
+    monkeypatch.setattr(ds, "network_available", lambda url, timeout=3.0: False)
+    data = load_cifar10(source="auto", root=small_cifar_root)
+    assert data.provenance.kind == "standin"
+    assert "using the generated stand-in" in capsys.readouterr().err
+
+
+def test_real_offline_fails_fast_with_path_layout_and_command(tmp_path, monkeypatch):
+    import picseq_utils.data.datasets as ds
+
+    monkeypatch.setattr(ds, "network_available", lambda url, timeout=3.0: False)
+    for loader, folder, key in ((load_cifar10, "cifar-10-batches-py", "cifar10"),
+                                (load_cifar100, "cifar-100-python", "cifar100"),
+                                (load_flowers102, "flowers-102", "flowers102")):
+        start = time.perf_counter()
+        with pytest.raises(DataUnavailableError) as err:
+            loader(source="real", root=tmp_path)
+        assert time.perf_counter() - start < 30
+        text = str(err.value)
+        assert str(tmp_path / folder) in text and f"python -m picseq_utils.data download {key}" in text
+        assert "source='standin'" in text
+    assert not (tmp_path / "standin").exists(), "a 'real' request must never fall back silently"
+
+
+def test_real_request_without_network_really_fails_within_seconds(tmp_path):
+    """No monkeypatching: whatever the network here, the call returns or fails in well under 30 s."""
+    start = time.perf_counter()
+    try:
+        load_cifar10(source="real", root=tmp_path, download=False)
+    except DataUnavailableError as err:
+        assert "downloads are switched off" in str(err)
+    assert time.perf_counter() - start < 30
+
+
+def test_corrupted_real_cifar_batch_is_named(tmp_path):
+    from picseq_utils.data import write_cifar_standin
+
+    folder = write_cifar_standin(tmp_path, 10, n_train=50, n_test=10)  # in the *real* location
+    with pytest.raises(DataCorruptError) as err:
+        load_cifar10(source="real", root=tmp_path)
+    text = str(err.value)
+    assert "MD5 mismatch" in text and str(folder / "data_batch_1") in text and "download cifar10" in text
+
+
+def test_truncated_standin_pickle_gets_a_clear_error(tmp_path):
+    from picseq_utils.data import write_cifar_standin
+
+    folder = write_cifar_standin(tmp_path / "standin", 10, n_train=50, n_test=10)
+    (folder / "data_batch_2").write_bytes((folder / "data_batch_2").read_bytes()[:100])
+    with pytest.raises(DataCorruptError, match=r"unreadable .*Delete .*regenerated"):
+        load_cifar10(source="standin", root=tmp_path)
+
+
+def test_unwritable_data_root_is_reported(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DataUnavailableError, match="cannot create data folder"):
+        load_cifar10(source="standin", root=blocker / "data")
+
+
+@pytest.fixture(scope="module")
+def flowers_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flowers")
+    write_flowers_standin(root / "standin", per_class=(1, 1, 2))
+    return root
+
+
+def test_flowers_standin_loads_through_torchvision_with_the_paper_protocol(flowers_root):
+    data = load_flowers102(source="standin", root=flowers_root, image_size=32)
+    assert data.num_classes == 102 and data.provenance.kind == "standin"
+    assert len(data.train) == 204 and len(data.test) == 204 and data.val is None  # train+val together
+    assert data.train.images.shape[1:] == (3, 32, 32)
+    split = load_flowers102(source="standin", root=flowers_root, image_size=32, protocol="train")
+    assert len(split.train) == 102 and len(split.val) == 102
+    assert (flowers_root / "standin" / "cache" / "flowers102_standin_32px.pt").is_file()
+
+
+def test_flowers_missing_mat_files_is_named(tmp_path):
+    (tmp_path / "flowers-102" / "jpg").mkdir(parents=True)
+    with pytest.raises(DataCorruptError, match=r"missing imagelabels.mat.*missing setid.mat"):
+        load_flowers102(source="real", root=tmp_path)
+
+
+def test_flowers_bad_arguments(flowers_root):
+    with pytest.raises(ValueError, match="valid: trainval, train"):
+        load_flowers102(source="standin", root=flowers_root, protocol="test")
+    with pytest.raises(ValueError, match="unknown data source 'web'"):
+        load_flowers102(source="web", root=flowers_root)
+
+
+def test_digits_are_the_1797_bundled_images_with_a_fixed_stratified_split():
+    data = load_digits(image_size=16)
+    assert len(data.train) + len(data.test) == 1797
+    assert data.provenance.kind == "bundled" and data.train.images.shape[1:] == (3, 16, 16)
+    assert torch.equal(load_digits(image_size=16).test.labels, data.test.labels)
+    counts = torch.bincount(data.test.labels)
+    assert counts.min() >= 35 and counts.max() <= 37
+    with pytest.raises(ValueError, match="no stand-in"):
+        load_digits(source="standin")
+
+
+def test_load_dataset_lists_valid_names():
+    with pytest.raises(ValueError, match="valid: cifar10, cifar100, flowers102, digits"):
+        load_dataset("mnist")
+
+
+def test_with_validation_is_disjoint_stratified_and_leaves_test_alone(small_cifar_root):
+    data = load_cifar10(source="standin", root=small_cifar_root)
+    split = data.with_validation(0.2, seed=1)
+    assert len(split.train) + len(split.val) == 600 and len(split.val) == 120
+    assert torch.bincount(split.val.labels).tolist() == [12] * 10
+    assert torch.equal(split.test.images, data.test.images)
+    train_rows = {bytes(x.numpy()) for x in split.train.images}
+    assert not any(bytes(x.numpy()) in train_rows for x in split.val.images)
+
+
+def test_subset_and_limit_keep_classes_balanced(small_cifar_root):
+    data = load_cifar10(source="standin", root=small_cifar_root)
+    assert torch.bincount(data.subset_train(0.25).train.labels).tolist() == [15] * 10
+    small = data.with_validation(0.1).limit(train=270, test=50)
+    assert len(small.train) == 270 and len(small.test) == 50 and len(small.val) < 60
+    idx = stratified_indices(torch.tensor([0, 0, 1, 1, 1, 2]), 0.01)
+    assert len(idx) == 3  # at least one per class
+
+
+def test_standin_is_learnable_by_a_small_model(small_cifar_root):
+    """A linear classifier on colour-free shape features is not enough to be trivial, but a small CNN
+    gets well above chance (10%) within a few seconds."""
+    from picseq_utils.data import DeviceLoader, eval_loader
+    from picseq_utils.models import build_model
+    from picseq_utils.runtime import seed_everything
+    from picseq_utils.train import evaluate, fit
+
+    seed_everything(0)
+    data = load_cifar10(source="standin", root=small_cifar_root)
+    mean, std = data.mean_std()
+    model = build_model("resnet18_cifar", 10, width=8)
+    fit(model, DeviceLoader(data.train, 32, flip=True, mean=mean, std=std), epochs=4, lr=3e-3,
+        warmup_epochs=0.5, progress=False)
+    acc = evaluate(model, eval_loader(data.test, 100, device="cpu", mean=mean, std=std))["accuracy"]
+    assert acc > 0.3, acc
+
+
+def test_standin_drawing_is_reproducible_and_class_names_scale():
+    labels = standin.balanced_labels(20, 10, seed=3)
+    assert np.array_equal(standin.draw_images(labels, 10, 16, seed=5), standin.draw_images(labels, 10, 16, seed=5))
+    assert standin.class_names(100)[13] == "orange-ring"
+    with pytest.raises(ValueError, match="at most 110"):
+        standin.class_names(200)
+
+
+def test_bundled_photo_and_unknown_photo():
+    image, prov = load_photo("coffee", size=64)
+    assert image.shape == (3, 64, 64) and image.dtype == torch.uint8 and prov.kind == "bundled"
+    with pytest.raises(ValueError, match="valid: astronaut"):
+        load_photo("mona_lisa")

@@ -1,0 +1,74 @@
+"""``nb.begin`` / ``nb.setup``: what every notebook's first cells do."""
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from picseq_utils import notebook as nb  # noqa: E402
+from picseq_utils.params import ParameterError  # noqa: E402
+
+DEFAULTS = dict(profile="smoke", seed=3, device="cpu", data_source="auto", data_root="data", flowers_size=64,
+                samples_per_class=4)
+
+
+def namespace(**values):
+    ns = {"already_here": 1, "In": [], "get_ipython": None}
+    nb.begin(ns)
+    ns.update(DEFAULTS)
+    ns.update(values)
+    ns["_i3"] = "ipython bookkeeping is ignored"
+    return ns
+
+
+def test_setup_validates_seeds_and_starts_the_metrics_file(tmp_project):
+    run = nb.setup("00_data_tour", namespace(), quiet=True)
+    assert run.flowers_size == 64 and run.params["seed"] == 3 and run.device == torch.device("cpu")
+    first = torch.rand(3)
+    torch.manual_seed(3)
+    assert torch.equal(first, torch.rand(3)), "setup seeded torch with the seed parameter"
+    run.record("answer", 42, unit="count")
+    content = json.loads((tmp_project / "reports/smoke/metrics/00_data_tour.json").read_text())
+    assert content["parameters"]["flowers_size"] == 64 and content["metrics"][0]["value"] == 42
+    assert content["environment"]["device"] == "cpu"
+
+
+def test_a_typo_injected_by_papermill_is_caught(tmp_project):
+    with pytest.raises(ParameterError) as err:
+        nb.setup("00_data_tour", namespace(flowers_siz=128), quiet=True)
+    assert "unknown parameter 'flowers_siz' (did you mean 'flowers_size'?)" in str(err.value)
+
+
+def test_a_wrong_value_and_a_missing_device_are_caught(tmp_project):
+    with pytest.raises(ParameterError, match="'samples_per_class' = 0 must be >= 1"):
+        nb.setup("00_data_tour", namespace(samples_per_class=0), quiet=True)
+    with pytest.raises(ValueError, match="CUDA is not available|unknown device"):
+        nb.setup("00_data_tour", namespace(device="cuda" if not torch.cuda.is_available() else "tpu"), quiet=True)
+
+
+def test_setup_without_begin_explains_itself(tmp_project):
+    with pytest.raises(RuntimeError, match=r"nb.begin\(globals\(\)\)"):
+        nb.setup("00_data_tour", dict(DEFAULTS), quiet=True)
+
+
+def test_figures_and_data_are_recorded(tmp_project):
+    from picseq_utils.data import load_digits
+
+    run = nb.setup("00_data_tour", namespace(), quiet=True)
+    data = run.use_data(load_digits(image_size=8))
+    run.record("digits_train", len(data.train), data=data)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    path = run.save_figure(fig, "line", caption="a line")
+    assert path == tmp_project / "figures/smoke/00_data_tour/line.png" and path.is_file()
+    content = json.loads((tmp_project / "reports/smoke/metrics/00_data_tour.json").read_text())
+    assert content["figures"] == [{"path": str(path), "caption": "a line"}]
+    assert content["metrics"][0]["provenance"] == ["bundled"] and "digits" in content["data"]
+    with pytest.raises(ValueError, match="invalid figure name"):
+        run.save_figure(fig, "../escape")
+    assert run.checkpoint_dir("resnet") == tmp_project / "checkpoints/smoke/00_data_tour/resnet"
+    with pytest.raises(AttributeError, match="no attribute or parameter 'epochs'"):
+        run.epochs  # noqa: B018

@@ -1,0 +1,126 @@
+"""Parameter validation: unknown names, types, ranges, cross-checks, profile files, notebooks' schemas."""
+import importlib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from picseq_utils import params as P
+from picseq_utils.nbtools import parameters_cell
+from picseq_utils.params import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+SPEC = P.schema({
+    "epochs": P.Int("epochs", min=1),
+    "batch_size": P.Int("batch", min=1),
+    "lr": P.Float("learning rate", min=0, min_exclusive=True),
+    "fraction": P.Fraction("share of the data"),
+    "model": P.Str("model", choices=("resnet18_cifar", "vit_cifar")),
+    "fractions": P.List(P.Fraction()),
+    "image_size": P.Int(min=8),
+    "patch_size": P.Int(min=1),
+}, P.divides("image_size", "patch_size"))
+GOOD = dict(profile="smoke", seed=0, device="cpu", epochs=2, batch_size=8, lr=1e-3, fraction=0.5,
+            model="vit_cifar", fractions=[0.25, 1.0], image_size=32, patch_size=4)
+
+
+def test_valid_values_pass_and_numbers_are_normalised():
+    clean = P.validate("x", {**GOOD, "lr": 1}, SPEC)
+    assert clean["lr"] == 1.0 and isinstance(clean["lr"], float)
+    assert clean["fractions"] == (0.25, 1.0)
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"epoch": 5}, "unknown parameter 'epoch' (did you mean 'epochs'?)"),
+    ({"epochs": 0}, "'epochs' = 0 must be >= 1"),
+    ({"batch_size": 0}, "'batch_size' = 0 must be >= 1"),
+    ({"epochs": 2.5}, "has type float; expected int"),
+    ({"epochs": True}, "has type bool"),
+    ({"fraction": 0.0}, "must be > 0.0"),
+    ({"fraction": 1.5}, "must be <= 1.0"),
+    ({"fractions": [0.5, 2.0]}, "'fractions[1]' = 2.0 must be <= 1.0"),
+    ({"model": "resnet50"}, "valid: 'resnet18_cifar', 'vit_cifar'"),
+    ({"profile": "huge"}, "valid: 'smoke', 'cpu', 'full'"),
+    ({"lr": float("nan")}, "must be a finite number"),
+    ({"lr": 0.0}, "must be > 0"),
+    ({"patch_size": 5}, "patch_size=5 must divide image_size=32"),
+])
+def test_bad_values_get_a_message_naming_the_problem_and_the_valid_parameters(change, needle):
+    with pytest.raises(ParameterError) as err:
+        P.validate("nb", {**GOOD, **change}, SPEC)
+    text = str(err.value)
+    assert needle in text
+    assert "Valid parameters of nb:" in text and "epochs: int, >= 1" in text
+
+
+def test_missing_and_several_problems_are_reported_together():
+    values = {k: v for k, v in GOOD.items() if k != "seed"}
+    values.update(epochs=-1, typo=1)
+    with pytest.raises(ParameterError) as err:
+        P.validate("nb", values, SPEC)
+    text = str(err.value)
+    assert "3 parameter problem(s)" in text and "missing parameter(s) 'seed'" in text and "'typo'" in text
+
+
+def test_schema_requires_the_common_parameters():
+    with pytest.raises(TypeError):
+        P.Schema({"epochs": P.Int()})
+
+
+def test_unknown_notebook_and_profile_are_rejected_with_the_valid_names():
+    with pytest.raises(ParameterError, match="known notebooks: 00_data_tour"):
+        P.schema_for("07_nothing")
+    with pytest.raises(ParameterError, match="valid: smoke, cpu, full"):
+        P.load_profile("fast")
+
+
+def test_profile_file_shape_is_checked(tmp_path):
+    (tmp_path / "smoke.yaml").write_text("common: {}\nextras: 1\n")
+    with pytest.raises(ParameterError, match="top-level keys"):
+        P.load_profile("smoke", tmp_path)
+    (tmp_path / "smoke.yaml").write_text("notebooks:\n  99_report:\n    show_figures: false\n")
+    assert P.profile_parameters("smoke", "99_report", tmp_path) == {"profile": "smoke", "show_figures": False}
+    (tmp_path / "smoke.yaml").write_text("notebooks:\n  98_nope: {}\n")
+    with pytest.raises(ParameterError, match="unknown notebooks"):
+        P.profile_parameters("smoke", "99_report", tmp_path)
+
+
+def test_every_registered_schema_module_path_is_well_formed():
+    for notebook, target in P.NOTEBOOK_SCHEMAS.items():
+        module, attr = target.split(":")
+        assert module.startswith("picseq_utils.") and attr.isidentifier(), notebook
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_parameters_cell_matches_its_schema_and_defaults_validate(path):
+    nb = nbformat.read(str(path), as_version=4)
+    defaults = parameters_cell(nb)
+    spec = P.schema_for(path.stem)
+    assert set(defaults) == set(spec.params), f"{path.name}: parameters cell and schema differ"
+    assert defaults["profile"] == "smoke", "a notebook's defaults are the smoke profile"
+    P.validate(path.stem, defaults)
+    setup_calls = [c for c in nb.cells if c.cell_type == "code" and f'nb.setup("{path.stem}", globals())' in c.source]
+    assert setup_calls, f"{path.name} must call nb.setup(\"{path.stem}\", globals()) after its parameters cell"
+    index = lambda cell: nb.cells.index(cell)  # noqa: E731
+    params_cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert index(setup_calls[0]) == index(params_cell) + 1
+
+
+@pytest.mark.parametrize("profile", P.PROFILES)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_profile_file_gives_every_notebook_valid_parameters(profile, path):
+    defaults = parameters_cell(nbformat.read(str(path), as_version=4))
+    P.validate(path.stem, {**defaults, **P.profile_parameters(profile, path.stem)})
+
+
+def test_full_profile_uses_real_data():
+    assert P.load_profile("full")["common"]["data_source"] == "real"
+
+
+def test_schema_modules_import():
+    for target in P.NOTEBOOK_SCHEMAS.values():
+        module = target.split(":")[0]
+        if (ROOT / (module.replace(".", "/") + ".py")).is_file():
+            importlib.import_module(module)

@@ -1,0 +1,89 @@
+"""The report pipeline: runs notebooks in order, keeps going past failures, resumes, renders an index."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from picseq_utils import report
+
+
+def make_notebook(path, source, params="profile = \"smoke\""):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def tiny_suite(tmp_project):
+    nbdir = tmp_project / "notebooks"
+    make_notebook(nbdir / "01_ok.ipynb", "print('fine <b>bold</b>')")
+    make_notebook(nbdir / "02_fail.ipynb", "raise ValueError('boom <script>alert(1)</script>')")
+    make_notebook(nbdir / "99_report.ipynb", "print('summary of', profile)",
+                  params='profile = "smoke"\nseed = 0\ndevice = "cpu"\nshow_figures = True')
+    (tmp_project / "params" / "smoke.yaml").write_text("common:\n  profile: smoke\nnotebooks: {}\n")
+    return tmp_project
+
+
+@pytest.mark.slow
+def test_report_runs_everything_reports_failures_and_resumes(tiny_suite, capsys):
+    code = report.run_report("smoke", notebooks_dir=tiny_suite / "notebooks")
+    assert code == 1
+    out_dir = tiny_suite / "reports" / "smoke"
+    state = json.loads((out_dir / "run_state.json").read_text())
+    nbs = state["notebooks"]
+    assert list(nbs) == ["01_ok", "02_fail", "99_report"], "in order, the report last"
+    assert nbs["01_ok"]["status"] == "ok" and nbs["99_report"]["status"] == "ok"
+    assert nbs["02_fail"]["status"] == "failed" and "boom" in nbs["02_fail"]["error"]
+    assert state["failed"] == ["02_fail"]
+    for name in nbs:
+        assert (out_dir / f"{name}.ipynb").is_file() and (out_dir / f"{name}.html").is_file()
+    executed = nbformat.read(str(out_dir / "99_report.ipynb"), as_version=4)
+    assert "summary of smoke" in str(executed.cells[-1].outputs)
+    index = (out_dir / "index.html").read_text()
+    assert "&lt;script&gt;" in index and "<script>alert" not in index, "text from notebooks is escaped"
+    assert 'href="01_ok.html"' in index
+    assert "FAILED: 02_fail" in capsys.readouterr().err
+
+    # second run: the unchanged successful notebook is kept, the failed one runs again
+    code = report.run_report("smoke", notebooks_dir=tiny_suite / "notebooks")
+    assert code == 1
+    nbs = json.loads((out_dir / "run_state.json").read_text())["notebooks"]
+    assert nbs["01_ok"].get("reused") is True and not nbs["02_fail"].get("reused")
+
+    # fixing the failure makes the run pass; --only runs the chosen notebook and the report
+    make_notebook(tiny_suite / "notebooks" / "02_fail.ipynb", "print('fixed')")
+    assert report.run_report("smoke", only=["02"], notebooks_dir=tiny_suite / "notebooks") == 0
+    assert report.run_report("smoke", force=True, only=["01"], notebooks_dir=tiny_suite / "notebooks") == 0
+    assert not json.loads((out_dir / "run_state.json").read_text())["notebooks"]["01_ok"].get("reused")
+
+
+def test_bad_parameters_fail_that_notebook_without_running_it(tiny_suite):
+    (tiny_suite / "params" / "smoke.yaml").write_text("notebooks:\n  99_report:\n    show_figure: false\n")
+    make_notebook(tiny_suite / "notebooks" / "02_fail.ipynb", "print('fixed')")
+    (tiny_suite / "notebooks" / "01_ok.ipynb").unlink()
+    code = report.run_report("smoke", notebooks_dir=tiny_suite / "notebooks", only=["99"])
+    assert code == 1
+    state = json.loads((tiny_suite / "reports/smoke/run_state.json").read_text())
+    assert "unknown parameter 'show_figure' (did you mean 'show_figures'?)" in state["notebooks"]["99_report"]["error"]
+    assert not (tiny_suite / "reports/smoke/99_report.ipynb").exists()
+
+
+def test_only_names_unknown_notebooks(tiny_suite):
+    with pytest.raises(SystemExit, match="unknown notebook"):
+        report.run_report("smoke", only=["42"], notebooks_dir=tiny_suite / "notebooks")
+
+
+def test_cli_rejects_unknown_profiles():
+    result = subprocess.run([sys.executable, "-m", "picseq_utils.report", "--profile", "huge"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "invalid choice: 'huge'" in result.stderr
+
+
+def test_notebook_order_puts_the_report_last(tmp_path):
+    for name in ("99_report", "02_b", "00_a", "10_c", "notes"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    assert [p.stem for p in report.notebook_paths(tmp_path)] == ["00_a", "02_b", "10_c", "99_report"]

@@ -1,0 +1,40 @@
+"""Seeding, device choice, environment description."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from picseq_utils.paths import safe_name
+from picseq_utils.runtime import environment_info, seed_everything, select_device
+
+
+def test_seed_everything_makes_all_generators_repeat():
+    seed_everything(7)
+    first = (random.random(), np.random.rand(), torch.rand(2))
+    seed_everything(7)
+    second = (random.random(), np.random.rand(), torch.rand(2))
+    assert first[0] == second[0] and first[1] == second[1] and torch.equal(first[2], second[2])
+    with pytest.raises(ValueError, match="non-negative integer"):
+        seed_everything(-1)
+
+
+def test_device_choice():
+    assert select_device("cpu") == torch.device("cpu")
+    assert select_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="choose one of auto, cpu, cuda, cuda:N, mps"):
+        select_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            select_device("cuda")
+
+
+def test_environment_info_names_versions_and_device():
+    info = environment_info(torch.device("cpu"))
+    assert info["torch"] == torch.__version__ and "device_name" in info and info["git_commit"]
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200])
+def test_unsafe_names_cannot_become_paths(bad):
+    with pytest.raises(ValueError, match="invalid"):
+        safe_name(bad)
