@@ -12,6 +12,7 @@ every generator, picks the device and starts the notebook's metrics file.
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ from .paths import checkpoints_dir, data_root, figures_dir, safe_name
 from .runtime import environment_info, seed_everything, select_device
 
 _BEFORE = "_picseq_names_before"
+
+# huggingface_hub (via timm) imports tqdm.auto, which warns in kernels without ipywidgets; picseq's
+# own progress bars are plain text on purpose (no widget metadata in executed notebooks).
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def begin(namespace: dict) -> None:
