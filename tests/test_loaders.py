@@ -96,3 +96,20 @@ def test_conventional_loader_matches_shapes():
     loader = conventional_loader(labelled_split(16, 8), 4, num_workers=0, mean=(0.5,) * 3, std=(0.5,) * 3)
     x, y = next(iter(loader))
     assert x.shape == (4, 3, 8, 8) and y.shape == (4,)
+
+
+def test_tensor_loader_batches_any_tensors_and_reshuffles_per_epoch():
+    from picseq_utils.data import TensorLoader
+
+    x = torch.arange(10).view(10, 1).float()
+    y = torch.arange(10)
+    loader = TensorLoader(x, y, 4, transform=lambda b: b * 2, seed=1)
+    batches = list(loader)
+    assert len(loader) == 3 and [len(b[1]) for b in batches] == [4, 4, 2]
+    for xb, yb in batches:
+        assert torch.equal(xb[:, 0], yb.float() * 2)
+    first = torch.cat([b[1] for b in batches])
+    loader.set_epoch(1)
+    assert not torch.equal(first, torch.cat([b[1] for b in loader]))
+    with pytest.raises(ValueError, match="differ in length"):
+        TensorLoader(x, y[:3], 2)

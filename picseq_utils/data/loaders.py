@@ -194,3 +194,48 @@ def conventional_loader(split: ImageSplit, batch_size: int, *, crop_padding: int
     return torch.utils.data.DataLoader(SplitDataset(split, T.Compose(steps)), batch_size=batch_size, shuffle=shuffle,
                                        num_workers=num_workers, drop_last=drop_last, generator=gen,
                                        persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available())
+
+
+class TensorLoader:
+    """Batches of any tensors already in memory (cached embeddings, whole clips), on ``device``,
+    reshuffled per epoch from (seed, epoch) like :class:`DeviceLoader`; ``transform`` maps a batch of
+    inputs (e.g. uint8 clips -> normalised float) on the device."""
+
+    def __init__(self, inputs: Tensor, targets: Tensor, batch_size: int, *, device: torch.device | str = "cpu",
+                 shuffle: bool = True, drop_last: bool = False, transform: Callable[[Tensor], Tensor] | None = None,
+                 seed: int = 0):
+        if len(inputs) != len(targets):
+            raise ValueError(f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if len(inputs) == 0:
+            raise ValueError("cannot build a loader over no samples")
+        self.device = torch.device(device)
+        self.inputs = inputs.to(self.device)
+        self.targets = targets.to(self.device)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last and len(inputs) >= batch_size
+        self.transform = transform
+        self.seed = seed
+        self.epoch = 0
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.targets)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = self.num_samples
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        gen = epoch_generator(self.seed, self.epoch, self.device)
+        n = self.num_samples
+        order = torch.randperm(n, device=self.device, generator=gen) if self.shuffle else torch.arange(n, device=self.device)
+        for b in range(len(self)):
+            index = order[b * self.batch_size:(b + 1) * self.batch_size]
+            x = self.inputs[index]
+            yield (self.transform(x) if self.transform is not None else x), self.targets[index]

@@ -1,0 +1,251 @@
+"""8-frame clips with a success/failure outcome: a generator, the folder format, and a loader.
+
+Seed 000's 80 clips are private, so picseq generates its own: in every clip a "balloon" (a disk)
+inflates. In a **success** clip it keeps inflating to the last frame; in a **failure** clip it
+starts the same way, then deflates after a random peak frame (the 4th to 6th). The starting size
+(spread over a factor of 3), the relative growth rate, the balloon's drift, colours, background and
+0-2 distractor shapes (squares and triangles that drift but never change size) are drawn from the
+same distributions in both classes. The first four frames are therefore identically distributed in
+both classes, and a single late frame only hints (a bigger balloon is more often a success): the
+outcome is in how the scene evolves. ``clip_model``'s per-frame baseline measures what one frame gives.
+
+Clips live on disk as ``<root>/<set>/{success,failure}/<clip_id>/frame_00.png ...`` - the same format
+for generated clips and for a user's own, read by :func:`load_clip_folder` with clear errors for bad
+input (naming the clip).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import Provenance, standin
+from .data.provenance import DataCorruptError
+from .paths import data_root
+
+CLASSES = ("failure", "success")  # label 0, label 1
+FRAMES = 8
+GENERATOR_VERSION = 1
+
+
+class ClipFolderError(ValueError):
+    """A clip folder is not in the expected format."""
+
+
+@dataclass(frozen=True)
+class ClipSet:
+    """Clips as uint8 ``(N, T, C, H, W)``, labels ``(N,)`` (0 = failure, 1 = success), ids, provenance."""
+
+    clips: torch.Tensor
+    labels: torch.Tensor
+    ids: tuple[str, ...]
+    classes: tuple[str, ...]
+    provenance: Provenance
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index) -> "ClipSet":
+        index = torch.as_tensor(index, dtype=torch.long)
+        return replace(self, clips=self.clips[index], labels=self.labels[index],
+                       ids=tuple(self.ids[i] for i in index.tolist()))
+
+
+# --------------------------------------------------------------------------- generator
+
+
+def _radius_paths(labels: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Balloon radius per frame (N, 8) in pixels.
+
+    Both classes start alike: a log-uniform initial radius (a factor of 3 of spread, so the absolute
+    size says little) growing by the same relative rate. A success keeps growing; a failure deflates
+    after its peak frame (4th, 5th or 6th frame, index 3-5). Frames up to index 3 therefore have the
+    same distribution in both classes; later frames differ only through the evolution."""
+    n = len(labels)
+    start = np.exp(rng.uniform(np.log(0.05), np.log(0.16), n)) * size
+    growth = start * rng.uniform(0.12, 0.22, n)
+    peak_frame = rng.integers(3, 6, n)
+    shrink = growth * rng.uniform(0.8, 1.3, n)
+    t = np.arange(FRAMES)[None, :]
+    radius = start[:, None] + growth[:, None] * t
+    after_peak = start[:, None] + growth[:, None] * peak_frame[:, None] - shrink[:, None] * (t - peak_frame[:, None])
+    fail = (labels == 0)[:, None] & (t > peak_frame[:, None])
+    radius = np.where(fail, after_peak, radius)
+    return np.clip(radius, 0.03 * size, None)
+
+
+def _draw_disk(frame, cx, cy, r, colour, ys, xs):
+    d = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)
+    m = np.clip(r - d + 0.5, 0, 1)[..., None]
+    frame *= 1 - m
+    frame += m * colour
+
+
+def generate_clips(n: int = 80, size: int = 112, seed: int = 0, balanced: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` clips: uint8 (n, 8, size, size, 3) and labels (n,) with 1 = success."""
+    if n < 2 or size < 16:
+        raise ValueError(f"need at least 2 clips of at least 16 px, got n={n}, size={size}")
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 2) if balanced else rng.integers(0, 2, n)
+    labels = rng.permutation(labels)
+    radius = _radius_paths(labels, rng, size)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    clips = np.empty((n, FRAMES, size, size, 3), dtype=np.uint8)
+    hsv = standin._hsv_to_rgb
+    for i in range(n):
+        bg = hsv(rng.uniform(0, 1, 2), rng.uniform(0, 0.35, 2), rng.uniform(0.15, 0.6, 2))
+        angle = rng.uniform(0, 2 * np.pi)
+        ramp = (np.cos(angle) * xs + np.sin(angle) * ys) / size
+        ramp = ((ramp - ramp.min()) / (np.ptp(ramp) + 1e-6))[..., None]
+        background = bg[0] * (1 - ramp) + bg[1] * ramp
+        balloon = hsv(np.array([rng.uniform(0, 1)]), np.array([rng.uniform(0.6, 1)]), np.array([rng.uniform(0.7, 1)]))[0]
+        start = rng.uniform(0.35, 0.65, 2) * size
+        drift = rng.uniform(-0.02, 0.02, 2) * size
+        distractors = []
+        for _ in range(rng.integers(0, 3)):
+            distractors.append(dict(kind=int(rng.choice([1, 2])), r=rng.uniform(0.06, 0.12) * size,
+                                    pos=rng.uniform(0.15, 0.85, 2) * size, vel=rng.uniform(-0.03, 0.03, 2) * size,
+                                    colour=hsv(np.array([rng.uniform(0, 1)]), np.array([rng.uniform(0.5, 1)]),
+                                               np.array([rng.uniform(0.5, 1)]))[0]))
+        noise = rng.uniform(0.01, 0.05)
+        for t in range(FRAMES):
+            frame = background.copy()
+            for d in distractors:
+                cx, cy = d["pos"] + d["vel"] * t
+                u = ((xs - cx) / d["r"])[None]
+                v = ((ys - cy) / d["r"])[None]
+                m = standin._shape_masks(np.array([d["kind"]]), u, v, np.array([d["r"]]))[0][..., None]
+                frame = frame * (1 - m) + d["colour"] * m
+            cx, cy = start + drift * t
+            _draw_disk(frame, cx, cy, radius[i, t], balloon, ys, xs)
+            frame += rng.standard_normal(frame.shape).astype(np.float32) * noise
+            clips[i, t] = np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8)
+    return clips, labels.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- folder format
+
+
+def write_clip_folder(folder: Path, clips: np.ndarray, labels: np.ndarray, prefix: str = "clip") -> Path:
+    """Write clips as ``folder/{success,failure}/<prefix>_NNN/frame_TT.png``, atomically: into a
+    temporary sibling folder, then renamed, so concurrent or interrupted runs never leave half a set."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp"))
+    try:
+        for i, (clip, label) in enumerate(zip(clips, labels)):
+            target = tmp / CLASSES[int(label)] / f"{prefix}_{i:03d}"
+            target.mkdir(parents=True)
+            for t, frame in enumerate(clip):
+                Image.fromarray(frame).save(target / f"frame_{t:02d}.png")
+        if folder.exists():  # another process finished first: keep theirs
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def load_clip_folder(folder: str | Path, kind: str = "real", origin: str = "", name: str | None = None) -> ClipSet:
+    """Read ``folder/<class>/<clip_id>/frame_*.png``: every clip must have the same number of frames
+    and every frame the same size. Class folders are sorted by name, except that a ``failure`` /
+    ``success`` pair is labelled 0 / 1."""
+    from PIL import Image, UnidentifiedImageError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ClipFolderError(f"no clip folder at {folder}; expected {folder}/<class>/<clip_id>/frame_00.png ...")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise ClipFolderError(f"{folder} has {len(classes)} class folder(s) ({', '.join(classes) or 'none'}); "
+                              f"at least 2 are needed, e.g. success/ and failure/")
+    if set(classes) == set(CLASSES):
+        classes = list(CLASSES)
+    clips, labels, ids = [], [], []
+    shape = None
+    for label, cls in enumerate(classes):
+        clip_dirs = sorted(p for p in (folder / cls).iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not clip_dirs:
+            raise ClipFolderError(f"class folder {folder / cls} has no clips; put each clip in its own sub-folder "
+                                  f"of frame_00.png, frame_01.png, ...")
+        for clip_dir in clip_dirs:
+            files = sorted(p for p in clip_dir.iterdir() if not p.name.startswith("."))
+            frames = []
+            for path in files:
+                try:
+                    with Image.open(path) as img:
+                        frames.append(np.asarray(img.convert("RGB")))
+                except (UnidentifiedImageError, OSError) as err:
+                    raise ClipFolderError(f"clip {clip_dir}: {path.name} is not a readable image ({err}); "
+                                          f"a clip folder holds only frame images") from err
+            if not frames:
+                raise ClipFolderError(f"clip {clip_dir} has no frames")
+            sizes = {f.shape for f in frames}
+            if len(sizes) != 1:
+                raise ClipFolderError(f"clip {clip_dir}: frames differ in size {sorted(sizes)}; resize them to one size")
+            this = (len(frames), *frames[0].shape)
+            if shape is None:
+                shape = this
+            elif this != shape:
+                raise ClipFolderError(f"clip {clip_dir} has {this[0]} frames of {this[1]}x{this[2]}, but earlier clips "
+                                      f"have {shape[0]} frames of {shape[1]}x{shape[2]}; all clips must match")
+            clips.append(np.stack(frames))
+            labels.append(label)
+            ids.append(f"{cls}/{clip_dir.name}")
+    array = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3).contiguous()
+    prov = Provenance(name or f"clips:{folder.name}", kind, str(folder), origin or f"clip folder {folder}",
+                      len(ids), 0, len(classes), tuple(array.shape[1:]),
+                      note=f"{len(ids)} clips of {array.shape[1]} frames")
+    return ClipSet(array, torch.tensor(labels), tuple(ids), tuple(classes), prov)
+
+
+def generated_clips(n: int = 80, size: int = 112, seed: int = 0, root=None) -> ClipSet:
+    """The generated clip set, written once to ``<data>/clips/generated_n{n}_s{size}_seed{seed}`` and
+    read back through the same loader as a user's clips."""
+    folder = data_root(root) / "clips" / f"generated_v{GENERATOR_VERSION}_n{n}_s{size}_seed{seed}"
+    if not folder.is_dir():
+        clips, labels = generate_clips(n, size, seed)
+        write_clip_folder(folder, clips, labels)
+    try:
+        return load_clip_folder(folder, kind="standin", name="clips (generated)",
+                                origin=f"generated by picseq_utils.clips (balloon inflates vs deflates, seed {seed}); "
+                                       f"stands in for seed 000's private clips")
+    except ClipFolderError as err:
+        raise DataCorruptError(f"the generated clips in {folder} are damaged ({err}); delete the folder and they "
+                               f"are regenerated") from err
+
+
+def split_by_clip(labels: torch.Tensor, val_fraction: float = 0.25, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class-balanced train / validation indices of whole clips (75 / 25 by default, as in seed 000)."""
+    from .data import stratified_indices
+
+    val = stratified_indices(labels, val_fraction, seed)
+    mask = torch.ones(len(labels), dtype=torch.bool)
+    mask[val] = False
+    return mask.nonzero().squeeze(1), val
+
+
+def kfold_by_clip(labels: torch.Tensor, folds: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Stratified k-fold splits of whole clips: [(train_idx, val_idx), ...]."""
+    if folds < 2:
+        raise ValueError(f"folds must be >= 2, got {folds}")
+    gen = np.random.default_rng(seed)
+    assignment = np.empty(len(labels), dtype=np.int64)
+    for cls in labels.unique().tolist():
+        members = gen.permutation(np.flatnonzero(labels.numpy() == cls))
+        assignment[members] = np.arange(len(members)) % folds
+    out = []
+    for k in range(folds):
+        val = torch.as_tensor(np.flatnonzero(assignment == k))
+        train = torch.as_tensor(np.flatnonzero(assignment != k))
+        out.append((train, val))
+    return out
