@@ -60,7 +60,7 @@ def experiment(tmp_project):
               small_crops=1, pretrain_epochs=1, pretrain_batch=64, pretrain_lr=1e-3, pretrain_wd=1e-3,
               warmup_epochs=0.0, label_smoothing=0.1, cutmix_alpha=0.5, cutmix_max_lambda=False, finetune_epochs=1,
               finetune_batch=64, finetune_lr=1e-3, finetune_wd=0.05, probe_epochs=2, probe_lr=1e-2,
-              pretrain_fractions=[0.5, 1.0], ablations=False, imagenet_weights=True, seeds=1, val_fraction=0.0,
+              pretrain_fractions=[0.5, 1.0], ablations=False, imagenet_weights=True, seeds=1, probe_dataset="", val_fraction=0.0,
               resume=False)
     run = nb.setup("06_idmm_small_data_pretraining", ns, quiet=True)
     return idmm.Experiment(run, idmm.load_small_data(run.params), run.params)
@@ -106,3 +106,8 @@ def test_parameter_checks():
         validate("06_idmm_small_data_pretraining", {**p, "patch_size": 5})
     with pytest.raises(ParameterError, match="at least one multi-crop view"):
         validate("06_idmm_small_data_pretraining", {**p, "large_crops": 0, "small_crops": 0})
+
+
+def test_transfer_probe_uses_another_data_set(experiment):
+    table = idmm.transfer_probe(experiment, {"random init": None}, "digits")
+    assert table["probe data"].iloc[0] == "digits (bundled)" and table["backbone unchanged"].all()
