@@ -10,14 +10,14 @@ from picseq_utils.runtime import select_device
 
 from .core import save_results, write_markdown
 
-BENCHMARKS = ("train", "report")
+BENCHMARKS = ("train", "clips", "clipmodel", "report")
 
 
 def settings_for(device: torch.device) -> dict:
     """Sizes that finish in minutes: small on a 2-core CPU, GPU-sized on CUDA."""
     if device.type == "cuda":
-        return {"batch_size": 512, "steps": 60, "repetitions": 5}
-    return {"batch_size": 64, "steps": 4, "repetitions": 3}
+        return {"batch_size": 512, "steps": 60, "repetitions": 5, "aug_clips": 64, "model_clips": 512}
+    return {"batch_size": 64, "steps": 4, "repetitions": 3, "aug_clips": 8, "model_clips": 64}
 
 
 def main(argv=None) -> int:
@@ -39,6 +39,14 @@ def main(argv=None) -> int:
 
         results += training_throughput(device, batch_size=settings["batch_size"], steps=settings["steps"],
                                        repetitions=settings["repetitions"], compile_model=args.compile)
+    if "clips" in chosen:
+        from .clips import augmentation
+
+        results += augmentation(device, n_clips=settings["aug_clips"], repetitions=settings["repetitions"])
+    if "clipmodel" in chosen:
+        from .clips import cached_vs_end_to_end
+
+        results += cached_vs_end_to_end(device, clips=settings["model_clips"], repetitions=settings["repetitions"])
     if "report" in chosen:
         from .report_times import notebook_wall_times
 

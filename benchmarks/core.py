@@ -56,7 +56,7 @@ def compare(benchmark: str, metric: str, a: Side, b: Side, *, repetitions: int =
                          **{k: statistics.median(r[k] for r in rs) for k in rs[0] if k.startswith("median_")
                             or k in ("data_wait",)}}
     ratio = summary[a.name]["median"] / summary[b.name]["median"]
-    if not higher_is_better:
+    if not higher_is_better:  # times: the ratio still says how many times faster the first side is
         ratio = 1 / ratio
     result = {"benchmark": benchmark, "metric": metric, "a": a.name, "b": b.name, "sides": summary,
               "ratio": ratio if not problems else None, "repetitions": repetitions,
@@ -101,7 +101,7 @@ def render_markdown() -> str:
     files = sorted(RESULTS_DIR.glob("*.json"))
     lines = ["# Benchmarks", "",
              "Measured by `make bench` (`python -m benchmarks`): each row runs both sides in one process, "
-             "alternating, and reports medians and the ratio (first side / second side). Both sides are checked "
+             "alternating, and reports medians and the ratio (how many times faster the first side is). Both sides are checked "
              "to do the same work (same model, same samples, finite loss) before a ratio is shown. "
              "Regenerate this file with `python -m benchmarks --render`.", ""]
     if not any(json.loads(f.read_text())["device_kind"].startswith("cuda") for f in files):

@@ -13,6 +13,7 @@ PARAMS = schema({
     "data_root": Str("data folder, relative to the project root or absolute"),
     "flowers_size": Int("side length Flowers-102 images are decoded to", min=16, max=512),
     "samples_per_class": Int("images per class in the sample grids", min=1, max=16),
+    "clip_frame_size": Int("frame size of the generated clips shown", min=16, max=512),
 })
 
 TOUR_DATASETS = ("cifar10", "cifar100", "flowers102", "digits")

@@ -12,6 +12,7 @@ from picseq_utils import notebook as nb  # noqa: E402
 from picseq_utils.params import ParameterError  # noqa: E402
 
 DEFAULTS = dict(profile="smoke", seed=3, device="cpu", data_source="auto", data_root="data", flowers_size=64,
+                clip_frame_size=64,
                 samples_per_class=4)
 
 
