@@ -31,6 +31,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from .data import SOURCES
+from .data.loaders import EpochBatches, epoch_generator
 from .params import Bool, Float, Int, List, Str, schema
 
 MODES = ("augmentor", "torchvision")
@@ -355,7 +356,7 @@ def frame_consistency(clip: torch.Tensor, mode: str, draws: int = 20, seed: int 
             "frame vs frame alone: max difference": worst_per_frame}
 
 
-class ClipAugmentLoader:
+class ClipAugmentLoader(EpochBatches):
     """Online augmentation: every epoch each clip gets a fresh draw (seeded by seed, epoch and clip),
     batches of uint8 clips (B, T, C, H, W) and labels; ``transform`` maps a batch on the device."""
 
@@ -364,28 +365,17 @@ class ClipAugmentLoader:
         if mode not in MODES:
             raise ValueError(f"unknown augmentation mode {mode!r}; valid: {', '.join(MODES)}")
         self.clips, self.labels, self.batch_size, self.mode = clips, labels, batch_size, mode
-        self.device, self.transform, self.seed, self.shuffle, self.epoch = torch.device(device), transform, seed, shuffle, 0
+        self.device, self.transform, self.seed, self.shuffle = torch.device("cpu"), transform, seed, shuffle
+        self.target_device = torch.device(device)  # clips are augmented on the CPU copy, then moved
 
     @property
-    def num_samples(self) -> int:
+    def n_items(self) -> int:
         return len(self.labels)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.batch_size)
-
-    def __iter__(self):
-        from .data import epoch_generator
-
-        gen = epoch_generator(self.seed, self.epoch)
-        order = torch.randperm(len(self.labels), generator=gen) if self.shuffle else torch.arange(len(self.labels))
-        for b in range(len(self)):
-            index = order[b * self.batch_size:(b + 1) * self.batch_size]
-            batch = torch.stack([augment_clip(self.clips[i], self.mode, epoch_generator(self.seed + int(i), self.epoch))
-                                 for i in index.tolist()]).to(self.device)
-            yield (self.transform(batch) if self.transform else batch), self.labels[index].to(self.device)
+    def make_batch(self, index: torch.Tensor, generator: torch.Generator):
+        batch = torch.stack([augment_clip(self.clips[i], self.mode, epoch_generator(self.seed + int(i), self.epoch))
+                             for i in index.tolist()]).to(self.target_device)
+        return (self.transform(batch) if self.transform else batch), self.labels[index].to(self.target_device)
 
 
 def plot_clip_rows(rows: list[torch.Tensor], titles: list[str], size: float = 1.1):

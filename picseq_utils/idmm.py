@@ -21,7 +21,8 @@ import torch
 from torch import nn
 from torchvision.transforms import v2
 
-from .data import SOURCES, DeviceLoader, ImageData, TensorLoader, epoch_generator, random_flip, random_resized_crop
+from .data import SOURCES, DeviceLoader, ImageData, TensorLoader, random_flip, random_resized_crop
+from .data.loaders import EpochBatches
 from .models import build_model, count_parameters, load_imagenet_weights, load_vit_state_resampled
 from .params import Bool, Float, Fraction, Int, List, Str, schema
 from .plots import mean_std
@@ -35,7 +36,7 @@ SMALL_SCALE = (0.05, 0.4)
 # --------------------------------------------------------------------------- instance discrimination data
 
 
-class MultiCropLoader:
+class MultiCropLoader(EpochBatches):
     """Unlabelled images -> batches of multi-crop views labelled with their image's index.
 
     Image ``i`` of the pretraining set always has label ``i`` (0..N-1), whatever the epoch or crop.
@@ -63,14 +64,12 @@ class MultiCropLoader:
         self.seed, self.epoch = seed, 0
 
     @property
+    def n_items(self) -> int:
+        return len(self.labels)
+
+    @property
     def num_samples(self) -> int:
         return len(self.labels) * (self.large + self.small)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.batch_size)
 
     def views(self, x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
         """(B, C, H, W) float in [0, 1] -> (B * (large + small), C, size, size), crop-major."""
@@ -83,17 +82,13 @@ class MultiCropLoader:
             out.append(view)
         return torch.cat(out)
 
-    def __iter__(self):
-        gen = epoch_generator(self.seed, self.epoch, self.device)
-        order = torch.randperm(len(self.labels), device=self.device, generator=gen)
-        for b in range(len(self)):
-            index = order[b * self.batch_size:(b + 1) * self.batch_size]
-            x = self.views(self.images[index].float().div(255), gen)
-            y = self.labels[index].repeat(self.large + self.small)
-            x = (x - self.mean) / self.std
-            if self.batch_transform is not None:
-                x, y = self.batch_transform(x, y)
-            yield x, y
+    def make_batch(self, index: torch.Tensor, gen: torch.Generator):
+        x = self.views(self.images[index].float().div(255), gen)
+        y = self.labels[index].repeat(self.large + self.small)
+        x = (x - self.mean) / self.std
+        if self.batch_transform is not None:
+            x, y = self.batch_transform(x, y)
+        return x, y
 
 
 class BoxCutMix:

@@ -195,3 +195,11 @@ def test_bundled_photo_and_unknown_photo():
     assert image.shape == (3, 64, 64) and image.dtype == torch.uint8 and prov.kind == "bundled"
     with pytest.raises(ValueError, match="valid: astronaut"):
         load_photo("mona_lisa")
+
+
+def test_a_corrupted_flowers_jpeg_is_named(tmp_path):
+    write_flowers_standin(tmp_path / "standin", per_class=(1, 1, 1))
+    bad = tmp_path / "standin" / "flowers-102" / "jpg" / "image_00007.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    with pytest.raises(DataCorruptError, match="cannot read image .*image_00007.jpg"):
+        load_flowers102(source="standin", root=tmp_path, image_size=16)

@@ -10,7 +10,7 @@ flip are written here as batched tensor indexing; per-sample random-resized crop
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -75,7 +75,45 @@ def random_resized_crop(images: Tensor, size: int, scale=(0.08, 1.0), ratio=(3 /
                      sampling_ratio=0, aligned=True)
 
 
-class DeviceLoader:
+class EpochBatches:
+    """Index batches reshuffled every epoch from (seed, epoch) - so a resumed run redraws the same
+    batches. Subclasses set ``self.device`` and implement ``make_batch(index, generator)``."""
+
+    batch_size: int
+    shuffle: bool = True
+    drop_last: bool = False
+    seed: int = 0
+    epoch: int = 0
+    device: torch.device
+
+    @property
+    def n_items(self) -> int:
+        """Number of items batched (images, clips)."""
+        raise NotImplementedError
+
+    @property
+    def num_samples(self) -> int:
+        """Training samples per epoch (what ``fit`` counts)."""
+        return self.n_items
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_items // self.batch_size if self.drop_last else math.ceil(self.n_items / self.batch_size)
+
+    def make_batch(self, index: Tensor, generator: torch.Generator):
+        raise NotImplementedError
+
+    def __iter__(self):
+        gen = epoch_generator(self.seed, self.epoch, self.device)
+        n = self.n_items
+        order = torch.randperm(n, device=self.device, generator=gen) if self.shuffle else torch.arange(n, device=self.device)
+        for b in range(len(self)):
+            yield self.make_batch(order[b * self.batch_size:(b + 1) * self.batch_size], gen)
+
+
+class DeviceLoader(EpochBatches):
     """Iterate over a uint8 image set that lives on ``device``, augmenting whole batches there.
 
     Each epoch (``set_epoch``) reshuffles with a generator seeded by (seed, epoch). A batch is
@@ -114,23 +152,11 @@ class DeviceLoader:
         self.epoch = 0
 
     @property
-    def num_samples(self) -> int:
+    def n_items(self) -> int:
         return len(self.labels)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        n = self.num_samples
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        gen = epoch_generator(self.seed, self.epoch, self.device)
-        n = self.num_samples
-        order = torch.randperm(n, device=self.device, generator=gen) if self.shuffle else torch.arange(n, device=self.device)
-        for b in range(len(self)):
-            index = order[b * self.batch_size:(b + 1) * self.batch_size]
-            yield self.prepare(self.images[index], self.labels[index], gen)
+    def make_batch(self, index: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        return self.prepare(self.images[index], self.labels[index], generator)
 
     def prepare(self, images: Tensor, labels: Tensor, gen: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """Augment one uint8 batch and return (float images, targets)."""
@@ -196,7 +222,7 @@ def conventional_loader(split: ImageSplit, batch_size: int, *, crop_padding: int
                                        persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available())
 
 
-class TensorLoader:
+class TensorLoader(EpochBatches):
     """Batches of any tensors already in memory (cached embeddings, whole clips), on ``device``,
     reshuffled per epoch from (seed, epoch) like :class:`DeviceLoader`; ``transform`` maps a batch of
     inputs (e.g. uint8 clips -> normalised float) on the device."""
@@ -221,21 +247,9 @@ class TensorLoader:
         self.epoch = 0
 
     @property
-    def num_samples(self) -> int:
+    def n_items(self) -> int:
         return len(self.targets)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        n = self.num_samples
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        gen = epoch_generator(self.seed, self.epoch, self.device)
-        n = self.num_samples
-        order = torch.randperm(n, device=self.device, generator=gen) if self.shuffle else torch.arange(n, device=self.device)
-        for b in range(len(self)):
-            index = order[b * self.batch_size:(b + 1) * self.batch_size]
-            x = self.inputs[index]
-            yield (self.transform(x) if self.transform is not None else x), self.targets[index]
+    def make_batch(self, index: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        x = self.inputs[index]
+        return (self.transform(x) if self.transform is not None else x), self.targets[index]
