@@ -271,7 +271,11 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
 
     steps_per_epoch = len(train_loader)
     total_steps = epochs * steps_per_epoch
-    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, desc=desc, disable=not progress,
+    finished = start_epoch >= epochs
+    if finished and progress:  # a bar that starts full would print twice and say nothing
+        print(f"{desc}: all {epochs} epochs already trained; loaded from the checkpoint in {checkpoint_dir}",
+              file=sys.stderr)
+    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, desc=desc, disable=not progress or finished,
                file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 3.0, dynamic_ncols=True, unit="step",
                leave=True)
     elapsed = history[-1]["elapsed"] if history else 0.0

@@ -45,7 +45,8 @@ def quick_fit(family="resnet", epochs=3, **kw):
     model = tiny(family)
     train = DeviceLoader(toy_split(), 16, flip=False, crop_padding=1, seed=0)
     val = eval_loader(toy_split(32, seed=1), 16, device="cpu")
-    return fit(model, train, val, epochs=epochs, lr=3e-3, progress=False, **kw)
+    kw.setdefault("progress", False)
+    return fit(model, train, val, epochs=epochs, lr=3e-3, **kw)
 
 
 def test_schedules_have_the_expected_shape():
@@ -143,6 +144,15 @@ def test_resume_after_an_interruption_reproduces_the_uninterrupted_history(tmp_p
     again = quick_fit(epochs=4, checkpoint_dir=tmp_path)  # a finished run returns at once
     assert again.resumed_from == 4
     pd.testing.assert_frame_equal(full.history[COMPARED], again.history[COMPARED])
+
+
+def test_a_finished_run_says_so_in_one_line_instead_of_a_full_bar(tmp_path, capsys):
+    quick_fit(epochs=2, checkpoint_dir=tmp_path)
+    capsys.readouterr()
+    again = quick_fit(epochs=2, checkpoint_dir=tmp_path, progress=True, desc="done-run")
+    assert again.resumed_from == 2
+    err = capsys.readouterr().err
+    assert err.count("done-run") == 1 and "already trained" in err and "%|" not in err
 
 
 def test_checkpoints_keep_the_last_two_and_a_truncated_one_falls_back(tmp_path):
