@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 
 from picseq_utils.metrics import jsonable, write_json_atomic
+from picseq_utils.report_tables import (BENCHMARK_COLUMNS, GPU_NOT_MEASURED, benchmark_row, gpu_measured,
+                                        load_benchmark_results)
 from picseq_utils.runtime import device_kind, environment_info
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -88,49 +90,29 @@ def save_results(device: torch.device, results: list[dict], settings: dict) -> P
     return path
 
 
-def _fmt(value, metric: str) -> str:
-    if value is None:
-        return "-"
-    if "fraction" in metric:
-        return f"{value:.1%}"
-    return f"{value:,.1f}" if value >= 10 else f"{value:.3g}"
-
-
 def render_markdown() -> str:
     """BENCHMARKS.md from every results file; a GPU row says "not measured" when no GPU file exists."""
-    files = sorted(RESULTS_DIR.glob("*.json"))
+    contents = load_benchmark_results(RESULTS_DIR)
     lines = ["# Benchmarks", "",
              "Measured by `make bench` (`python -m benchmarks`): each row runs both sides in one process, "
              "alternating, and reports medians and the ratio (how many times faster the first side is). Both sides are checked "
              "to do the same work (same model, same samples, finite loss) before a ratio is shown. "
-             "Regenerate this file with `python -m benchmarks --render`.", ""]
-    if not any(json.loads(f.read_text())["device_kind"].startswith("cuda") for f in files):
-        lines += ["**GPU: not measured** — no CUDA results file in `benchmarks/results/` yet; run `make bench` on a "
-                  "GPU machine (targets for one H100: ResNet-18 32-px training >= 30,000 images/s with < 5% data "
-                  "wait; ViT (patch 4, ~11M) >= 15,000 images/s; seed-000 cached-embedding path >= 50x end-to-end).",
-                  ""]
-    for path in files:
-        content = json.loads(path.read_text())
+             "Regenerate this file with `python -m benchmarks --render`; the report (`99_report`) shows the same table.", ""]
+    if not gpu_measured(contents):
+        lines += [GPU_NOT_MEASURED, ""]
+    for content in contents:
         env = content["environment"]
         lines += [f"## {content['device_kind']}", "",
                   f"{env.get('device_name', '?')}; torch {env.get('torch')}, torchvision {env.get('torchvision')}, "
                   f"commit `{env.get('git_commit')}`, finished {content['finished']}. Settings: "
                   + ", ".join(f"{k}={v}" for k, v in content["settings"].items()), "",
-                  "| benchmark | metric | first side | median | second side | median | ratio | data wait (first / second) "
-                  "| target | met | checks |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| " + " | ".join(c.strip() for c in BENCHMARK_COLUMNS) + " |", "|" + "---|" * len(BENCHMARK_COLUMNS)]
         tables = [r for r in content["results"] if r.get("kind") == "table"]
         for r in content["results"]:
-            if r.get("kind") == "table":
-                continue
-            a, b = r["sides"][r["a"]], r["sides"][r["b"]]
-            wait = (f"{a['data_wait']:.1%} / {b['data_wait']:.1%}" if "data_wait" in a and "data_wait" in b else "")
-            target = ", ".join(f"{k}={v}" for k, v in (r.get("target") or {}).items())
-            met = {True: "yes", False: "**no**"}.get(r.get("target_met"), "")
-            ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-            checks = r["checks"] if isinstance(r["checks"], str) else "; ".join(r["checks"])
-            lines.append(f"| {r['benchmark']} | {r['metric']} | {r['a']} | {_fmt(a['median'], r['metric'])} | {r['b']} | "
-                         f"{_fmt(b['median'], r['metric'])} | {ratio} | "
-                         f"{wait} | {target} | {met} | {checks} |")
+            if r.get("kind") != "table":
+                row = benchmark_row(r)
+                row["met"] = "**no**" if row["met"] == "no" else row["met"]
+                lines.append("| " + " | ".join(str(row[c]) for c in BENCHMARK_COLUMNS) + " |")
         lines.append("")
         for table in tables:
             lines += [f"### {table['benchmark']}", "", table.get("notes", ""), ""]

@@ -48,3 +48,23 @@ def test_markdown_renders_results_and_marks_the_gpu_not_measured(tmp_path, monke
     text = core.render_markdown()
     assert "**GPU: not measured**" in text and "| train x | images/s | picseq | 2 | conventional | 1 |" in text
     assert "2.00x" in text and "| 00_data_tour | ok | 3.0 | False |" in text
+
+
+def test_report_table_has_one_row_per_paired_benchmark_and_device(tmp_path):
+    from picseq_utils import report_tables
+
+    fast = core.compare("train x", "images/s", side("picseq", [3, 3, 3, 3]), side("conventional", [1, 1, 1, 1]),
+                        repetitions=3, target={"min_ratio": 1.3})
+    broken = core.compare("train y", "images/s", side("a", [1] * 4, samples=5), side("b", [1] * 4), repetitions=3)
+    table = {"benchmark": "wall times", "kind": "table", "notes": "", "rows": []}
+    for kind in ("cpu-2core", "cuda-h100"):
+        (tmp_path / f"{kind}.json").write_text(json.dumps({
+            "device_kind": kind, "environment": {"device_name": kind.upper(), "git_commit": "abc"},
+            "settings": {}, "finished": "now", "results": [fast, broken, table]}))
+    frame = report_tables.benchmark_table(tmp_path)
+    assert len(frame) == 4 and list(frame["device"].unique()) == ["cpu-2core (CPU-2CORE)", "cuda-h100 (CUDA-H100)"]
+    first = frame.iloc[0]
+    assert (first["ratio"], first["met"], first["checks"]) == ("3.00x", "yes", "ok")
+    assert frame.iloc[1]["ratio"] == "-" and "different amounts of work" in frame.iloc[1]["checks"]
+    assert report_tables.gpu_measured(report_tables.load_benchmark_results(tmp_path))
+    assert report_tables.benchmark_table(tmp_path / "none").empty
