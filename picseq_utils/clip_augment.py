@@ -127,19 +127,18 @@ def shear_crop(frames: torch.Tensor, degrees: float, axis: str) -> torch.Tensor:
     t = math.tan(math.radians(degrees))
     x, y = _base_grid(h, w, frames.device)
     px, py = (x + 1) / 2 * w, (y + 1) / 2 * h  # output pixels
+    # Sheared image: x_s = x + t*y. The columns filled on every row are x_s in [shift, w] for t > 0 and
+    # [0, w - shift] for t < 0 (shift = |t|*h): `keep` wide. Output pixels spread over them, then map back.
     if axis == "x":
         shift = abs(t) * h
         keep = w - shift
-        # sheared image: x_s = x + t*y (t > 0) or x + t*(y - h) (t < 0); valid columns are `keep` wide
-        xs = (shift + px * keep / w) if t >= 0 else (px * keep / w)
-        src_x = xs - t * py if t >= 0 else xs - t * (py - h) - shift
-        src_y = py
+        xs = px * keep / w + (shift if t >= 0 else 0.0)
+        src_x, src_y = xs - t * py, py
     else:
         shift = abs(t) * w
         keep = h - shift
-        ys = (shift + py * keep / h) if t >= 0 else (py * keep / h)
-        src_y = ys - t * px if t >= 0 else ys - t * (px - w) - shift
-        src_x = px
+        ys = py * keep / h + (shift if t >= 0 else 0.0)
+        src_x, src_y = px, ys - t * px
     grid = torch.stack([src_x / w * 2 - 1, src_y / h * 2 - 1], dim=-1)[None]
     return _sample(frames, grid)
 
@@ -235,10 +234,13 @@ def augment_clip(clip: torch.Tensor, mode: str = "augmentor", generator: torch.G
     if mode == "augmentor":
         out = apply_augmentor(frames, sample_params(clip.shape[-1], generator, ranges))
     elif mode == "torchvision":
-        if generator is not None:
-            torch.manual_seed(int(torch.randint(0, 2**62, (), generator=generator)))
         pipeline = _TV_PIPELINE if ranges == SEED_RANGES else torchvision_pipeline(ranges)
-        out = pipeline(tv_tensors.Video(frames)).as_subclass(torch.Tensor)
+        if generator is None:
+            out = pipeline(tv_tensors.Video(frames)).as_subclass(torch.Tensor)
+        else:  # seed torch's global generator for the v2 ops without disturbing the caller's stream
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(torch.randint(0, 2**62, (), generator=generator)))
+                out = pipeline(tv_tensors.Video(frames)).as_subclass(torch.Tensor)
         if out.shape[-2:] != frames.shape[-2:]:  # never for square frames; guards non-square inputs
             out = F.interpolate(out, size=frames.shape[-2:], mode="bilinear", align_corners=False)
     else:
@@ -344,8 +346,9 @@ def frame_consistency(clip: torch.Tensor, mode: str, draws: int = 20, seed: int 
             alone = torch.cat([apply_augmentor(frames[t:t + 1], params) for t in range(len(frames))])
         elif mode == "torchvision":
             def run(x):
-                torch.manual_seed(seed + d)
-                return _TV_PIPELINE(tv_tensors.Video(x)).as_subclass(torch.Tensor)
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed + d)
+                    return _TV_PIPELINE(tv_tensors.Video(x)).as_subclass(torch.Tensor)
             out, whole = run(same), run(frames)
             alone = torch.cat([run(frames[t:t + 1]) for t in range(len(frames))])
         else:

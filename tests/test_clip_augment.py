@@ -25,6 +25,16 @@ def test_augment_clip_keeps_shape_dtype_and_is_reproducible(mode):
     assert a.shape == x.shape and a.dtype == torch.uint8 and torch.equal(a, b)
 
 
+@pytest.mark.parametrize("mode", ca.MODES)
+def test_a_seeded_augmentation_leaves_the_global_generator_alone(mode):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ca.augment_clip(clip(), mode, torch.Generator().manual_seed(5))
+    ca.frame_consistency(clip(), mode, draws=1)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_augment_clips_expands_clip_by_clip_with_independent_draws():
     batch = torch.stack([clip(seed=i) for i in range(3)])
     out = ca.augment_clips(batch, "augmentor", seed=0, copies=4, include_original=True)
@@ -62,6 +72,35 @@ def test_rotation_shear_and_skew_leave_no_black_corners():
             assert ca.shear_crop(white, degrees, axis).min() > 0.99
     for corner in range(8):
         assert ca.skew_corner(white, corner, 20).min() > 0.99
+
+
+def test_geometry_samples_only_inside_the_frame_for_either_sign():
+    # A black 2-px ring (12% of the pixels) around a white frame: sampling outside the frame (clamped to
+    # the border) shows up as black. Rotate/shear crop most of the ring away; skew keeps the whole frame.
+    framed = torch.zeros(1, 3, 64, 64)
+    framed[..., 2:-2, 2:-2] = 1.0
+
+    def dark_share(out):
+        return float((out < 0.5).float().mean())
+
+    for degrees in (-45, -20, -5, 5, 20, 45):
+        assert dark_share(ca.rotate_crop(framed, degrees)) < 0.08, degrees
+    for degrees in (-36, -20, -5, 5, 20, 36):
+        for axis in ("x", "y"):
+            assert dark_share(ca.shear_crop(framed, degrees, axis)) < 0.08, (degrees, axis)
+    for corner in range(8):
+        assert dark_share(ca.skew_corner(framed, corner, 16)) < 0.13, corner
+
+
+def test_negative_shear_mirrors_positive_shear():
+    x = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+    for degrees in (10, 30):
+        # shearing the vertically flipped image by -t is the vertical flip of shearing by +t
+        a = ca.shear_crop(x.flip(-2), -degrees, "x").flip(-2)
+        b = ca.shear_crop(x, degrees, "x")
+        assert torch.allclose(a, b, atol=1e-4)
+        a = ca.shear_crop(x.flip(-1), -degrees, "y").flip(-1)
+        assert torch.allclose(a, ca.shear_crop(x, degrees, "y"), atol=1e-4)
 
 
 def test_zero_parameters_are_the_identity():
