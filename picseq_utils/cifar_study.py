@@ -18,6 +18,7 @@ from torch import nn
 from torchvision.transforms import v2
 
 from .data import DeviceLoader, ImageData, SOURCES, load_cifar10, load_cifar100
+from .metrics import metric_slug
 from .models import build_model, count_parameters, load_imagenet_weights, parameter_count
 from .params import Bool, Float, Fraction, Int, List, Str, schema
 from .plots import mean_std
@@ -334,14 +335,10 @@ def plot_data_size(curves: pd.DataFrame, title: str = ""):
 METRIC_NAMES = {"resnet18": "test_acc_resnet18", "vit": "test_acc_vit", CONTROL: "test_acc_resnet18_imagenet_stem"}
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
-
-
 def step_sizes(study: Study) -> pd.DataFrame:
     table = parameter_table(study.num_classes, study.p)
     for label, count in zip(table["model"], table["parameters"]):
-        study.run.record(f"params_{_slug(label)}", int(count), unit="parameters", model=label)
+        study.run.record(f"params_{metric_slug(label)}", int(count), unit="parameters", model=label)
     return table
 
 
@@ -416,7 +413,7 @@ def step_seed003(study: Study) -> pd.DataFrame | None:
     table = study.seed003()
     for row in table.to_dict("records"):
         if row.get("test_acc") is not None:
-            study.run.record(f"seed003_test_acc_{_slug(row['model'])}_{row['init']}", row["test_acc"],
+            study.run.record(f"seed003_test_acc_{metric_slug(row['model'])}_{row['init']}", row["test_acc"],
                              unit="accuracy", data=study.data, train_seconds=row.get("train_seconds"))
     return table
 

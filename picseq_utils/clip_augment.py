@@ -220,6 +220,7 @@ def torchvision_pipeline(ranges: Ranges = SEED_RANGES) -> v2.Compose:
 
 
 _TV_PIPELINE = torchvision_pipeline()
+TORCHVISION_MIN_SIZE = 21
 
 
 def augment_clip(clip: torch.Tensor, mode: str = "augmentor", generator: torch.Generator | None = None,
@@ -234,6 +235,9 @@ def augment_clip(clip: torch.Tensor, mode: str = "augmentor", generator: torch.G
     if mode == "augmentor":
         out = apply_augmentor(frames, sample_params(clip.shape[-1], generator, ranges))
     elif mode == "torchvision":
+        if min(frames.shape[-2:]) < TORCHVISION_MIN_SIZE:  # ElasticTransform(sigma=5) pads 20 px by reflection
+            raise ValueError(f"torchvision mode needs frames of at least {TORCHVISION_MIN_SIZE} px (its elastic "
+                             f"distortion pads by reflection), got {tuple(frames.shape[-2:])}; use mode='augmentor'")
         pipeline = _TV_PIPELINE if ranges == SEED_RANGES else torchvision_pipeline(ranges)
         if generator is None:
             out = pipeline(tv_tensors.Video(frames)).as_subclass(torch.Tensor)
@@ -402,12 +406,18 @@ def plot_clip_rows(rows: list[torch.Tensor], titles: list[str], size: float = 1.
     return fig
 
 
-def throughput_table(sizes, n_clips: int, device="cpu") -> "pd.DataFrame":
+def throughput_table(sizes, n_clips: int, device="cpu", repeats: int = 3) -> "pd.DataFrame":
+    """Clips/s of both modes at each size, the median of ``repeats`` passes, the modes alternating per pass
+    so that both see the same machine load."""
     import pandas as pd
 
     rows = []
-    for mode in MODES:
-        for size in sizes:
-            rows.append({"mode": mode, "frame size": size, "device": str(device),
-                         "clips/s": augmentation_throughput(mode, size, n_clips=n_clips, device=device)})
+    for size in sizes:
+        rates = {mode: [] for mode in MODES}
+        for r in range(repeats):
+            for mode in (MODES if r % 2 == 0 else MODES[::-1]):
+                rates[mode].append(augmentation_throughput(mode, size, n_clips=n_clips, seed=r, device=device))
+        for mode in MODES:
+            rows.append({"mode": mode, "frame size": size, "device": str(device), "repeats": repeats,
+                         "clips/s": sorted(rates[mode])[len(rates[mode]) // 2]})
     return pd.DataFrame(rows)

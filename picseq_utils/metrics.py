@@ -53,6 +53,11 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def metric_slug(text: str) -> str:
+    """A metric name from a table label: ``"RoPE, mean-pool head"`` -> ``"rope__mean_pool_head"``."""
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
 def write_json_atomic(path: Path, content: Any) -> None:
     """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

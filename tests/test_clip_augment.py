@@ -137,5 +137,13 @@ def test_bad_inputs():
         ca.augment_clip(clip()[None], "augmentor")
 
 
+def test_torchvision_mode_names_its_minimum_frame_size():
+    with pytest.raises(ValueError, match="at least 21 px.*augmentor"):
+        ca.augment_clip(clip(size=16), "torchvision", torch.Generator().manual_seed(0))
+    assert ca.augment_clip(clip(size=21), "torchvision", torch.Generator().manual_seed(0)).shape == (8, 3, 21, 21)
+
+
 def test_throughput_is_measured():
     assert ca.augmentation_throughput("augmentor", 32, n_clips=2) > 0
+    table = ca.throughput_table([24, 32], n_clips=1, repeats=2)
+    assert len(table) == 4 and set(table["mode"]) == set(ca.MODES) and (table["clips/s"] > 0).all()

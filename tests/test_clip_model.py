@@ -1,4 +1,5 @@
 """The seed-000 model: RoPE, shapes, the head sees every frame, variants, the cached path."""
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -55,6 +56,22 @@ def test_every_frame_reaches_the_output(kwargs):
     model(x)[0, 1].backward()
     per_frame = x.grad.abs().sum(dim=-1)[0]
     assert (per_frame > 0).all(), f"{kwargs}: frames without gradient {per_frame}"
+
+
+def test_the_head_itself_reads_all_8_encoder_outputs():
+    # Attention mixes frames, so a gradient at the input would pass even if the head read frame 0 only:
+    # check the gradient at the head's own input, 8 blocks of 256.
+    model = cm.ClipClassifier().eval()
+    captured = {}
+
+    def keep_input(module, args):
+        args[0].retain_grad()
+        captured["pooled"] = args[0]
+
+    model.head.register_forward_pre_hook(keep_input)
+    model(torch.randn(1, 8, 512))[0, 1].backward()
+    per_frame = captured["pooled"].grad.view(8, 256).abs().sum(dim=-1)
+    assert (per_frame > 0).all(), per_frame
 
 
 def test_concat_head_is_the_seeds():
@@ -118,3 +135,33 @@ def test_training_on_cached_features_is_deterministic():
         return result.history["train_loss"].tolist()
 
     assert once() == once()
+
+
+def test_study_protocols_keep_clips_apart_or_leak_them_and_record_a_like_for_like_gap(tmp_project):
+    import json
+
+    from picseq_utils import clips as clipdata, notebook as nb
+
+    ns = {}
+    nb.begin(ns)
+    ns.update(profile="smoke", seed=0, device="cpu", data_root="data", data_source="auto", clips_folder="",
+              n_clips=8, frame_size=32, augment_mode="augmentor", copies=3, folds=2, ablation_folds=1, epochs=1,
+              batch_size=8, lr=1e-3, weight_decay=0.01, imagenet_weights=False, finetune_epochs=0,
+              finetune_folds=1, speed_epochs=1, speed_clips=0, resume=False)
+    run = nb.setup("02_resnet_embedded_transformer", ns, quiet=True)
+    clipset = clipdata.generated_clips(8, 32, 0, root=tmp_project / "data")
+    study = cm.ClipStudy(run, clipset, run.params)
+    assert study.aug_features.shape == (24, 8, 512) and torch.equal(study.aug_owner, torch.arange(8).repeat_interleave(3))
+    for train_idx, val_idx in study.folds:  # honest: no clip's copies on both sides
+        assert not set(study.aug_owner[study.copies_of(train_idx)].tolist()) & set(val_idx.tolist())
+    ablations = study.ablations()[0]
+    leaky = study.leaky()
+    assert (leaky["val copies whose clip is also in training"] > 0).all()
+    results = study.record_protocols(ablations, leaky, study.finetuned())
+    assert cm.CORRECT_ON_COPIES in results.index
+    single = results.loc["learned absolute positions"]  # 1 ablation fold: no std, not a fake 0
+    assert single["folds"] == 1 and pd.isna(single["± std"])
+    metrics = {m["name"]: m for m in json.loads(run.writer.path.read_text())["metrics"]}
+    on_copies = ablations[ablations["variant"] == cm.CORRECT_ON_COPIES]["val_acc"].mean()
+    assert metrics["leakage_gap"]["value"] == pytest.approx(leaky["val_acc"].mean() - on_copies, abs=1e-6)
+    assert metrics["val_acc_leaky_split"]["provenance"] == ["standin"]
