@@ -45,6 +45,7 @@ PARAMS = schema({
     "finetune_epochs": Int("epochs of fine-tuning at the larger resolution", min=0),
     "pool_lrs": List(Float(min=0, min_exclusive=True), "learning rates of the CLS-token vs average-pool comparison"),
     "pool_epochs": Int("epochs per run of that comparison", min=1),
+    "pool_seeds": Int("seeds per point of that comparison (mean ± std)", min=1),
     "val_fraction": Fraction("validation share carved from the training split"),
     "resume": Bool("resume runs from their checkpoints"),
 }, lambda v: None if v["image_size"] % v["patch_size"] == 0 and v["resample_size"] % v["patch_size"] == 0
@@ -136,9 +137,14 @@ def encoder_walk(model: nn.Module, x: torch.Tensor) -> tuple[pd.DataFrame, float
     note("add position embeddings", "z_0 = … + E_pos,  E_pos ∈ R^{(N+1)×D}", z)
     z = model.norm_pre(z)
     for i, block in enumerate(model.blocks):
-        z = z + block.ls1(block.attn(block.norm1(z)))
+        attended, q, weights = _msa(block.attn, block.norm1(z))
         if i == 0:
-            note("block 1: attention", "z'_l = MSA(LN(z_{l-1})) + z_{l-1}", z)
+            note("block 1: LN, then q, k, v per head", "q = LN(z_0) W_q (k, v alike), d_h = D / heads", q)
+            note("block 1: attention weights", "A = softmax(q kᵀ / √d_h)", weights)
+            note("block 1: heads concatenated and projected", "MSA(·) = [A_1 v_1; …; A_h v_h] W_o", attended)
+        z = z + block.ls1(attended)
+        if i == 0:
+            note("block 1: residual", "z'_l = MSA(LN(z_{l-1})) + z_{l-1}", z)
         z = z + block.ls2(block.mlp(block.norm2(z)))
         if i == 0:
             note("block 1: MLP", "z_l = MLP(LN(z'_l)) + z'_l", z)
@@ -149,6 +155,16 @@ def encoder_walk(model: nn.Module, x: torch.Tensor) -> tuple[pd.DataFrame, float
     logits = model.head(model.fc_norm(y))
     note("classifier head", "logits = y W_head", logits)
     return pd.DataFrame(rows), float((logits - model(x)).abs().max())
+
+
+def _msa(attn: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """timm's ``Attention`` written out: (output, q of shape (B, heads, T, d_h), weights (B, heads, T, T))."""
+    b, t, _ = x.shape
+    q, k, v = attn.qkv(x).reshape(b, t, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+    q, k = attn.q_norm(q), attn.k_norm(k)
+    weights = ((q * attn.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+    out = (weights @ v).transpose(1, 2).reshape(b, t, -1)
+    return attn.proj(attn.norm(out)), q, weights
 
 
 # --------------------------------------------------------------------------- sizes
@@ -179,7 +195,7 @@ def small_vit_table(p: dict) -> pd.DataFrame:
     """The ViTs of notebooks 03-06 and their sizes."""
     rows = []
     for label, name, classes, overrides in (
-            ("03: this notebook's ViT", "vit_cifar", 10, dict(image_size=p["image_size"], patch_size=p["patch_size"],
+            ("03: the ViT this notebook trains when it has no notebook-04 model", "vit_cifar", 10, dict(image_size=p["image_size"], patch_size=p["patch_size"],
                                                                dim=p["vit_dim"], depth=p["vit_depth"],
                                                                heads=p["vit_heads"])),
             ("04/05: parameter-matched ViT (CIFAR-10)", "vit_cifar", 10, {}),
@@ -310,19 +326,31 @@ def plot_attention_distance(distances: torch.Tensor, patch: int, image_size: int
     return fig
 
 
+def head_attention(attention: torch.Tensor, pool: str, prefix_tokens: int = 1) -> torch.Tensor:
+    """How much the classifier's input attends to each patch, from (B, T, T) attention (heads averaged)
+    or rollout: the class token's row for ``pool="token"``; for ``pool="avg"`` (the head reads the mean
+    of the patch tokens, never the class token) the mean of the patch tokens' rows. -> (B, N)."""
+    if pool == "token":
+        return attention[:, 0, prefix_tokens:]
+    return attention[:, prefix_tokens:, prefix_tokens:].mean(dim=1)
+
+
 def plot_attention_overlays(images: torch.Tensor, rollout: torch.Tensor, last_layer: torch.Tensor, grid: int,
-                            titles: list[str]):
-    """Per image: the input, the class token's attention in the last layer (mean over heads), and the
-    rollout from the class token, both upsampled onto the image."""
+                            titles: list[str], pool: str = "token"):
+    """Per image: the input, the last layer's attention (mean over heads) and the rollout, each read
+    from what the head uses (:func:`head_attention`), upsampled onto the image."""
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(6.3, 2.1 * n), squeeze=False)
     size = images.shape[-1]
+    reader = "CLS" if pool == "token" else "patch-mean"
+    last = head_attention(last_layer.mean(1), pool)
+    rolled = head_attention(rollout, pool)
     for i in range(n):
         img = images[i].permute(1, 2, 0).numpy()
-        maps = [last_layer[i].mean(0)[0, 1:], rollout[i, 0, 1:]]
+        maps = [last[i], rolled[i]]
         axes[i, 0].imshow(img)
         axes[i, 0].set_title(titles[i], fontsize=8)
-        for k, (m, name) in enumerate(zip(maps, ("last-layer CLS attention", "attention rollout"))):
+        for k, (m, name) in enumerate(zip(maps, (f"last-layer {reader} attention", f"{reader} rollout"))):
             heat = m.reshape(1, 1, grid, grid)
             heat = nn.functional.interpolate(heat, size=(size, size), mode="bilinear", align_corners=False)[0, 0]
             axes[i, k + 1].imshow(img)
@@ -399,7 +427,8 @@ def vit_b16_resolution_change() -> dict:
     with torch.no_grad():
         out = model(torch.randn(1, 3, 384, 384))
     return {"pos_embed at 224 px": before, "pos_embed at 384 px": tuple(model.pos_embed.shape),
-            "patch grid": tuple(model.patch_embed.grid_size), "logits": tuple(out.shape)}
+            "patch grid": tuple(model.patch_embed.grid_size), "logits": tuple(out.shape),
+            "note": "shapes only: random weights (an accuracy before/after needs ImageNet weights and data)"}
 
 
 # --------------------------------------------------------------------------- notebook steps
@@ -430,17 +459,26 @@ def _loaders(run, data, p: dict, size: int, seed: int = 0):
 
 
 def train_small_vit(run, data, p: dict, *, pool: str = "token", lr: float | None = None, epochs: int | None = None,
-                    name: str = "vit", model: nn.Module | None = None, size: int | None = None):
+                    name: str = "vit", model: nn.Module | None = None, size: int | None = None,
+                    warmup_epochs: float = 1.0, seed: int | None = None):
     """Train (or resume) a small ViT with the shared engine; returns the FitResult."""
     from .train import fit
 
     size = size or p["image_size"]
     model = model if model is not None else small_vit(p, data.num_classes, pool)
-    train, val = _loaders(run, data, p, size)
+    seed = run.seed if seed is None else seed
+    train, val = _loaders(run, data, p, size, seed)
     epochs = epochs or p["epochs"]
     return fit(model, train, val, epochs=epochs, lr=lr or p["lr"], weight_decay=0.05,
-               warmup_epochs=min(1.0, epochs), device=run.device, checkpoint_dir=run.checkpoint_dir(name),
-               resume=p["resume"], seed=run.seed, desc=name)
+               warmup_epochs=min(warmup_epochs, epochs), device=run.device, checkpoint_dir=run.checkpoint_dir(name),
+               resume=p["resume"], seed=seed, desc=name)
+
+
+def finetune_at(run, data, p: dict, model: nn.Module, size: int):
+    """Fine-tune a trained ViT at a new resolution: a tenth of the training learning rate, no warm-up
+    (the weights are already trained; a warm-up to the full rate would undo them)."""
+    return train_small_vit(run, data, p, model=model, epochs=p["finetune_epochs"], size=size, lr=p["lr"] / 10,
+                           warmup_epochs=0.0, name=f"finetune_{size}px")
 
 
 def evaluate_at(run, data, p: dict, model: nn.Module, size: int) -> float:
@@ -463,15 +501,28 @@ def fused_vs_explicit_attention(model: nn.Module, x: torch.Tensor) -> float:
 
 
 def pool_comparison(run, data, p: dict) -> pd.DataFrame:
-    """Class token vs global average pooling at each learning rate, same budget, validation accuracy."""
+    """Class token vs global average pooling at each learning rate, same budget, validation accuracy
+    over ``pool_seeds`` seeds (one row per head input, learning rate and seed)."""
     rows = []
     for pool in ("token", "avg"):
         for lr in p["pool_lrs"]:
-            result = train_small_vit(run, data, p, pool=pool, lr=lr, epochs=p["pool_epochs"],
-                                     name=f"pool_{pool}_lr{lr:g}")
-            rows.append({"head input": "class token" if pool == "token" else "average of patch tokens",
-                         "lr": lr, "val accuracy": result.final["val_acc"], "train loss": result.final["train_loss"]})
+            for seed in range(p["pool_seeds"]):
+                torch.manual_seed(seed)
+                result = train_small_vit(run, data, p, pool=pool, lr=lr, epochs=p["pool_epochs"], seed=seed,
+                                         model=small_vit(p, data.num_classes, pool),
+                                         name=f"pool_{pool}_lr{lr:g}_seed{seed}")
+                rows.append({"head input": "class token" if pool == "token" else "average of patch tokens",
+                             "lr": lr, "seed": seed, "val accuracy": result.final["val_acc"],
+                             "train loss": result.final["train_loss"]})
     return pd.DataFrame(rows)
+
+
+def pool_summary(pools: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over seeds of :func:`pool_comparison`, learning rates as rows, head inputs as columns."""
+    from .plots import format_mean_std
+
+    table = pools.groupby(["lr", "head input"])["val accuracy"].agg(list).map(format_mean_std)
+    return table.unstack("head input")
 
 
 def validation_batch(data, n: int, device) -> tuple[torch.Tensor, torch.Tensor]:

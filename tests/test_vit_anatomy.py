@@ -31,6 +31,16 @@ def test_encoder_equations_reproduce_timms_forward():
     table, difference = va.encoder_walk(model, torch.randn(3, 3, 32, 32))
     assert difference < 1e-5
     assert table["shape"].iloc[2] == (3, 65, 24) and table["shape"].iloc[-1] == (3, 10)
+    shapes = dict(zip(table["step"], table["shape"]))
+    assert shapes["block 1: LN, then q, k, v per head"] == (3, 3, 65, 8)  # (B, heads, T, d_h)
+    assert shapes["block 1: attention weights"] == (3, 3, 65, 65)
+
+
+def test_head_attention_reads_where_the_classifier_reads():
+    attention = torch.rand(2, 5, 5)
+    assert torch.equal(va.head_attention(attention, "token"), attention[:, 0, 1:])
+    assert torch.allclose(va.head_attention(attention, "avg"), attention[:, 1:, 1:].mean(1))
+    assert va.head_attention(attention, "avg").shape == (2, 4)
 
 
 def test_paper_sizes_within_one_percent():
@@ -96,6 +106,23 @@ def test_resampling_to_the_same_grid_is_the_identity_and_a_larger_grid_runs():
     table = va.resampling_study(model, lambda m, s: (calls.append(s), 0.5)[1], None, 32, 48)
     assert calls == [32, 48] and table["grid"].tolist() == [8, 12]
     assert model(torch.randn(1, 3, 48, 48)).shape == (1, 10)
+
+
+def test_a_state_saved_at_another_resolution_loads_with_timms_resampled_table():
+    from timm.layers import resample_abs_pos_embed
+
+    from picseq_utils.models import load_vit_state_resampled
+
+    small = va.small_vit(SMALL, 10)
+    state = small.state_dict()
+    same = va.small_vit(SMALL, 10)
+    assert load_vit_state_resampled(same, state) == {"resampled": False, "skipped": []}
+    assert torch.equal(same.pos_embed, small.pos_embed)
+    large = va.small_vit(SMALL | {"image_size": 48}, 10)
+    assert load_vit_state_resampled(large, state)["resampled"]
+    expected = resample_abs_pos_embed(state["pos_embed"], new_size=[12, 12], old_size=[8, 8], num_prefix_tokens=1)
+    assert large.pos_embed.shape == (1, 145, 24) and torch.equal(large.pos_embed.detach(), expected)
+    assert torch.equal(large.pos_embed[0, 0], small.pos_embed[0, 0]), "the class token's embedding is kept"
 
 
 def test_vit_b16_grows_its_position_table_for_384px():
