@@ -21,7 +21,7 @@ from .data import DeviceLoader, ImageData, SOURCES, load_cifar10, load_cifar100
 from .metrics import metric_slug
 from .models import build_model, count_parameters, load_imagenet_weights, parameter_count
 from .params import Bool, Float, Fraction, Int, List, Str, schema
-from .plots import mean_std
+from .plots import format_mean_std, mean_std
 from .train import FitResult, evaluate, fit, OPTIMIZERS
 
 FAMILIES = ("resnet18", "vit")
@@ -293,7 +293,7 @@ def headline_table(headlines: list[dict], target: float) -> pd.DataFrame:
     for h in headlines:
         reached = [t for t in h["time_to_target"] if t is not None]
         rows.append({"model": h["kind"], "parameters": h["params"], "lr": h["lr"], "weight decay": h["wd"],
-                     "test accuracy": f"{h['test_mean']:.2%} ± {h['test_std']:.2%} (n={len(h['test_accs'])})",
+                     "test accuracy": format_mean_std(h["test_accs"]),
                      "final val accuracy": f"{pd.Series([r.final['val_acc'] for r in h['results']]).mean():.2%}",
                      f"s to {target:.0%} val": f"{pd.Series(reached).median():.1f}" if reached else "not reached",
                      "train s": f"{pd.Series([r.train_seconds for r in h['results']]).mean():.1f}",

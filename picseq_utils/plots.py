@@ -38,18 +38,19 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size
     return fig
 
 
-def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", x: str = "epoch"):
-    """Loss and accuracy per epoch for several runs on one figure (the seeds' curve plots)."""
+def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", x: str = "epoch", held_out: str = "val"):
+    """Loss and accuracy per epoch for several runs on one figure (the seeds' curve plots); ``held_out``
+    names the split the history's ``val_*`` columns were measured on."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
     for i, (name, hist) in enumerate(histories.items()):
         color = f"C{i}"
         ax_loss.plot(hist[x], hist["train_loss"], color=color, ls="--", label=f"{name} train")
         if hist["val_loss"].notna().any():
-            ax_loss.plot(hist[x], hist["val_loss"], color=color, label=f"{name} val")
+            ax_loss.plot(hist[x], hist["val_loss"], color=color, label=f"{name} {held_out}")
         if hist["train_acc"].notna().any():
             ax_acc.plot(hist[x], hist["train_acc"], color=color, ls="--", label=f"{name} train")
         if hist["val_acc"].notna().any():
-            ax_acc.plot(hist[x], hist["val_acc"], color=color, label=f"{name} val")
+            ax_acc.plot(hist[x], hist["val_acc"], color=color, label=f"{name} {held_out}")
     ax_loss.set(xlabel=x, ylabel="loss", title="loss")
     ax_acc.set(xlabel=x, ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
@@ -84,13 +85,17 @@ def heatmap(table: pd.DataFrame, title: str = "", fmt: str = "{:.1%}", cmap: str
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
+    """Mean and sample standard deviation; the deviation of a single value is NaN (unknown, not 0),
+    which the metrics writer stores as null and the tables show as no spread."""
     arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else float("nan")
 
 
 def format_mean_std(values: Sequence[float], percent: bool = True) -> str:
+    """``"90.00 ± 1.00% (n=3)"``; a single value has no spread: ``"90.00% (n=1)"``."""
     mean, std = mean_std(values)
     scale = 100 if percent else 1
     unit = "%" if percent else ""
+    if len(values) < 2:
+        return f"{mean * scale:.2f}{unit} (n={len(values)})"
     return f"{mean * scale:.2f} ± {std * scale:.2f}{unit} (n={len(values)})"

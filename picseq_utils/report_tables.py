@@ -84,6 +84,14 @@ def metrics_table(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["notebook", "metric", "value", "± std", "provenance", "data", "context"])
 
 
+def _conditions(entry: dict) -> str:
+    """How a number of ours was measured: its ``conditions`` note, else its context (lr, epochs, ...)."""
+    context = entry.get("context") or {}
+    if context.get("conditions"):
+        return str(context["conditions"])
+    return ", ".join(f"{k}={v}" for k, v in context.items() if k not in ("std", "n"))[:160] or "-"
+
+
 def seed_comparison(runs: list[dict]) -> pd.DataFrame:
     """The seeds' reported numbers beside ours (latest value of the same metric), with conditions."""
     latest = {}
@@ -102,6 +110,7 @@ def seed_comparison(runs: list[dict]) -> pd.DataFrame:
             "± std": _format((entry.get("context") or {}).get("std"), entry.get("unit"))
             if entry and "std" in (entry.get("context") or {}) else "",
             "picseq provenance": _provenance_label(entry) if entry else "-",
+            "picseq conditions": _conditions(entry) if entry else "-",
             "picseq profile / device": f"{run['profile']} / {run.get('environment', {}).get('device_name', '?')}"
             if run else "-",
         })
@@ -216,3 +225,9 @@ def load(profile: str) -> list[dict]:
 
 def escape(text) -> str:
     return html.escape(str(text))
+
+
+def figure_heading(notebook: str, caption: str) -> str:
+    """HTML heading of a figure in the report. Captions can carry text from data (a user's clip ids,
+    file names), so both parts are escaped: a caption is shown as text, never run as markup."""
+    return f"<p><b>{escape(notebook)}</b> &mdash; {escape(caption)}</p>"

@@ -83,10 +83,28 @@ def test_linear_probe_leaves_the_backbone_unchanged(experiment):
 
 
 def test_comparison_and_size_study_tables(experiment):
-    table = idmm.comparison(experiment, {"random init": None}, seeds=1)
+    table, histories = idmm.comparison(experiment, {"random init": None}, seeds=1)
     assert list(table["initialisation"]) == ["random init"] and table["seeds"].iloc[0] == 1
+    # no validation split (the paper's protocol): the curve is the test accuracy, watched per epoch
+    assert histories["curve on"] == "test" and histories["random init"]["val_acc"].notna().all()
     sizes = idmm.pretrain_size_study(experiment, [0.5, 1.0], full={"fine": 0.5, "probe": 0.4})
     assert sizes["fraction"].tolist() == [0.5, 1.0] and sizes["fine-tune test acc"].iloc[1] == 0.5
+
+
+def test_step_comparison_records_the_paired_gain_with_its_spread(experiment):
+    import json
+
+    state, _, _ = experiment.pretrain(fraction=0.5)
+    experiment.p["seeds"] = 2
+    table = idmm.step_comparison(experiment, {idmm.RANDOM: None, idmm.IDMM: state}, seeds=2)
+    metrics = {m["name"]: m for m in json.loads(experiment.run.writer.path.read_text())["metrics"]}
+    runs = table.set_index("initialisation")["fine-tune runs"]
+    gains = [a - b for a, b in zip(runs[idmm.IDMM], runs[idmm.RANDOM])]
+    assert metrics["idmm_gain_finetune"]["value"] == pytest.approx(sum(gains) / 2)
+    assert metrics["idmm_gain_finetune"]["context"]["n"] == 2 and "std" in metrics["idmm_gain_finetune"]["context"]
+    assert metrics["finetune_test_acc_idmm"]["provenance"] == ["bundled"]
+    assert "last epoch reported" in metrics["finetune_test_acc_random"]["context"]["conditions"]
+    assert any(f["path"].endswith("finetune_curves.png") for f in experiment.run.writer.content["figures"])
 
 
 def test_imagenet_initialisation_needs_a_deit_tiny_shape(experiment):
@@ -111,3 +129,4 @@ def test_parameter_checks():
 def test_transfer_probe_uses_another_data_set(experiment):
     table = idmm.transfer_probe(experiment, {"random init": None}, "digits")
     assert table["probe data"].iloc[0] == "digits (bundled)" and table["backbone unchanged"].all()
+    assert table.attrs["data"].provenance.kind == "bundled"

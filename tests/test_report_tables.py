@@ -1,0 +1,40 @@
+"""The report's tables: our numbers beside the seeds', provenance labels, escaping of data-borne text."""
+import json
+
+from picseq_utils import metrics, report_tables
+from picseq_utils.data.provenance import Provenance
+
+
+def write_run(notebook, entries, data=None):
+    writer = metrics.start_run(notebook, "smoke", {"epochs": 1}, {"device_name": "CPU", "git_commit": "abc"})
+    for name, value, kwargs in entries:
+        writer.record(name, value, data=data, **kwargs)
+    return writer
+
+
+def test_seed_comparison_puts_ours_beside_the_claim_with_provenance_and_conditions(tmp_project):
+    standin = Provenance("CIFAR-10", "standin", "/x", "generated", 10, 5, 10, (3, 32, 32))
+    write_run("04_vit_vs_resnet_cifar10", [("test_acc_resnet18", 0.9, dict(unit="accuracy", std=0.01, n=3, lr=0.1))],
+              data=standin)
+    table = report_tables.seed_comparison(report_tables.load("smoke")).set_index(["notebook", "metric"])
+    row = table.loc[("04_vit_vs_resnet_cifar10", "test_acc_resnet18")]
+    assert row["seed reported"] == "about 88.00%" and row["picseq"] == "90.00%" and row["± std"] == "1.00%"
+    assert row["picseq provenance"] == "stand-in" and row["picseq conditions"] == "lr=0.1"
+    assert table.loc[("05_vit_vs_resnet_cifar100_cutmix", "test_acc_resnet18"), "picseq"] == "not run"
+    every = report_tables.metrics_table(report_tables.load("smoke"))
+    assert every.iloc[0]["provenance"] == "stand-in" and every.iloc[0]["± std"] == "1.00%"
+
+
+def test_figure_headings_escape_text_that_comes_from_data(tmp_project):
+    heading = report_tables.figure_heading("01_clip_augmentation", 'clip <script>alert("x")</script> & co')
+    assert "<script>" not in heading and "&lt;script&gt;" in heading and "&amp; co" in heading
+
+
+def test_provenance_table_names_data_kinds_and_unreadable_files(tmp_project):
+    digits = Provenance("digits", "bundled", "sklearn", "UCI", 10, 5, 10, (3, 8, 8))
+    write_run("06_idmm_small_data_pretraining", [("x", 1.0, {})], data=digits)
+    (tmp_project / "reports/smoke/metrics/05_broken.json").write_text("{not json")
+    table = report_tables.provenance_table(report_tables.load("smoke")).set_index("notebook")
+    assert "bundled" in table.loc["06_idmm_small_data_pretraining", "data"]
+    assert "unreadable metrics file" in table.loc["05_broken", "error"]
+    assert json.loads((tmp_project / "reports/smoke/metrics/06_idmm_small_data_pretraining.json").read_text())["data"]
