@@ -5,6 +5,7 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PROFILE   ?= smoke
 ONLY      ?=
+FORCE     ?=
 # The torch pair this project is developed and tested with; override for another CUDA/CPU build.
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 STAMP     := $(VENV)/.installed
@@ -12,7 +13,7 @@ STAMP     := $(VENV)/.installed
 .PHONY: help venv test unit nbtest report lab bench strip check-notebooks clean
 
 help:
-	@echo "make report [PROFILE=smoke|cpu|full] [ONLY='01 04']  regenerate reports/<profile>/index.html"
+	@echo "make report [PROFILE=smoke|cpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
 	@echo "make test                                            unit tests + notebooks under nbval (smoke)"
 	@echo "make lab                                             JupyterLab in the project environment"
 	@echo "make bench                                           speed benchmarks -> benchmarks/results, BENCHMARKS.md"
@@ -37,7 +38,7 @@ nbtest: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks/
 
 report: $(STAMP)
-	$(PY) -m picseq_utils.report --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+	$(PY) -m picseq_utils.report --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
 
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/

@@ -37,9 +37,11 @@ class Checkpointer:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"epoch_{epoch:05d}.pt"
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp_", suffix=".pt")
-        os.close(fd)
         try:
-            torch.save(state, tmp)
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(state, handle)
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before the rename makes it the newest checkpoint
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

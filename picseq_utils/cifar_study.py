@@ -20,7 +20,7 @@ from torchvision.transforms import v2
 from .data import DeviceLoader, ImageData, SOURCES, load_cifar10, load_cifar100
 from .metrics import metric_slug
 from .models import build_model, count_parameters, load_imagenet_weights, parameter_count
-from .params import Bool, Float, Fraction, Int, List, Str, schema
+from .params import Bool, DataRoot, Float, Fraction, Int, List, Str, schema
 from .plots import format_mean_std, mean_std
 from .train import FitResult, evaluate, fit, OPTIMIZERS
 
@@ -48,7 +48,7 @@ def _study_params() -> dict:
     positive = dict(min=0.0, min_exclusive=True)
     return {
         "data_source": Str("where CIFAR comes from", choices=SOURCES),
-        "data_root": Str("data folder, relative to the project root or absolute"),
+        "data_root": DataRoot("data folder, relative to the project root or absolute"),
         "train_limit": Int("at most this many training images before the validation split (0 = all)", min=0),
         "test_limit": Int("at most this many test images (0 = all)", min=0),
         "val_fraction": Fraction("share of the training images held out for validation"),

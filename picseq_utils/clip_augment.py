@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from .data import SOURCES
+from .data import PHOTOS, SOURCES
 from .data.loaders import EpochBatches, epoch_generator
-from .params import Bool, Float, Int, List, Str, schema
+from .params import Bool, DataRoot, Float, Int, List, Str, schema
 
 MODES = ("augmentor", "torchvision")
 STEPS = ("rotate90", "rotate270", "rotate", "skew", "distort", "shear", "flip")
@@ -314,12 +314,12 @@ def step_gallery(frame: torch.Tensor, seed: int = 0) -> tuple[list[torch.Tensor]
 # --------------------------------------------------------------------------- notebook 01 parameters
 
 PARAMS = schema({
-    "data_root": Str("data folder (generated clips go to <data_root>/clips)"),
+    "data_root": DataRoot("data folder (generated clips go to <data_root>/clips)"),
     "data_source": Str("kept for a uniform interface; clips are generated or read from clips_folder", choices=SOURCES),
     "clips_folder": Str("a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips"),
     "n_clips": Int("generated clips (the seed had 80)", min=2),
     "frame_size": Int("frame side length of generated clips", min=16, max=512),
-    "photo": Str("bundled photograph for the step gallery"),
+    "photo": Str("bundled photograph for the step gallery", choices=tuple(PHOTOS)),
     "expansion_copies": Int("augmented copies per clip in the offline expansion (the seed: 32)", min=1),
     "expansion_clips": Int("clips expanded in the demonstration (0 = all)", min=0),
     "throughput_sizes": List(Int(min=16), "frame sizes at which augmentation speed is measured"),

@@ -27,7 +27,7 @@ from tqdm.std import tqdm
 
 from .data import SOURCES, TensorLoader
 from .metrics import metric_slug
-from .params import Bool, Float, Int, Str, schema
+from .params import Bool, DataRoot, Float, Int, Str, schema
 
 POSITIONS = ("rope", "learned", "none")
 HEADS = ("concat", "mean")
@@ -225,7 +225,7 @@ def shuffle_frames(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
 
 AUGMENT_MODES = ("augmentor", "torchvision")
 PARAMS = schema({
-    "data_root": Str("data folder (generated clips go to <data_root>/clips)"),
+    "data_root": DataRoot("data folder (generated clips go to <data_root>/clips)"),
     "data_source": Str("kept for a uniform interface; clips are generated or read from clips_folder", choices=SOURCES),
     "clips_folder": Str("a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips"),
     "n_clips": Int("generated clips (the seed had 80)", min=4),

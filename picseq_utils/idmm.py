@@ -25,7 +25,7 @@ from .data import SOURCES, DeviceLoader, ImageData, TensorLoader, random_flip, r
 from .data.loaders import EpochBatches
 from .metrics import metric_slug
 from .models import build_model, count_parameters, load_imagenet_weights, load_vit_state_resampled
-from .params import Bool, Float, Fraction, Int, List, Str, schema
+from .params import Bool, DataRoot, Float, Fraction, Int, List, Str, schema
 from .plots import mean_std
 from .train import evaluate, fit
 
@@ -126,7 +126,7 @@ class BoxCutMix:
 PARAMS = schema({
     "dataset": Str("the small data set", choices=DATASETS),
     "data_source": Str("where Flowers-102 / CIFAR-100 come from", choices=SOURCES),
-    "data_root": Str("data folder"),
+    "data_root": DataRoot("data folder"),
     "vit_dim": Int("ViT width (192 = DeiT-Tiny)", min=8),
     "vit_depth": Int("ViT blocks (12 = DeiT-Tiny)", min=1),
     "vit_heads": Int("ViT heads (3 = DeiT-Tiny)", min=1),

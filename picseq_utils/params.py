@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -46,6 +47,8 @@ class Param:
     allow_none: bool = False
     min_exclusive: bool = False
     item: "Param | None" = None  # for list parameters: the schema of each element
+    pattern: str | None = None  # for strings: a regular expression the whole value must match
+    pattern_hint: str = ""  # what the pattern means, for the message
 
     def check(self, name: str, value: Any) -> Any:
         if value is None:
@@ -66,6 +69,8 @@ class Param:
         if self.choices is not None and value not in self.choices:
             raise ParameterError(
                 f"parameter {name!r} = {value!r} is not a valid choice; valid: {', '.join(map(repr, self.choices))}")
+        if isinstance(value, str) and self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ParameterError(f"parameter {name!r} = {value!r} is not valid; expected {self.pattern_hint or self.pattern}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
                 op = ">" if self.min_exclusive else ">="
@@ -85,6 +90,8 @@ class Param:
             text += f", {'>' if self.min_exclusive else '>='} {self.min}"
         if self.max is not None:
             text += f", <= {self.max}"
+        if self.pattern_hint:
+            text += f" ({self.pattern_hint})"
         if self.allow_none:
             text += ", or None"
         return text
@@ -116,11 +123,17 @@ def List(item: Param, doc: str = "", **kw) -> Param:
     return Param((list, tuple), doc, item=item, **kw)
 
 
+def DataRoot(doc: str = "data folder, relative to the project root or absolute") -> Param:
+    """The data folder: any non-blank path (an empty string would silently mean the project root)."""
+    return Param(str, doc, pattern=r"\s*\S.*", pattern_hint="a non-empty path")
+
+
 #: Parameters every notebook has.
 COMMON: dict[str, Param] = {
     "profile": Str("which profile's settings these are", choices=PROFILES),
     "seed": Int("seed for every random generator", min=0),
-    "device": Str("'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
+    "device": Str("where to compute", pattern=r"auto|cpu|mps|cuda(:\d+)?",
+                  pattern_hint="'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
 }
 
 

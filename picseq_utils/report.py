@@ -32,11 +32,16 @@ def notebook_paths(notebooks_dir: Path) -> list[Path]:
     return [p for p in found if p.stem != REPORT_NOTEBOOK] + [p for p in found if p.stem == REPORT_NOTEBOOK]
 
 
+def _matches(path: Path, wanted: str) -> bool:
+    """``04``, ``04_vit`` and ``04_vit_vs_resnet_cifar10`` all name notebook 04."""
+    return path.stem == wanted or path.stem[:2] == wanted or path.stem.startswith(f"{wanted}_")
+
+
 def select(paths: list[Path], only: list[str] | None) -> list[Path]:
     if not only:
         return paths
-    chosen = [p for p in paths if any(p.stem == o or p.stem.startswith(f"{o}_") or p.stem[:2] == o for o in only)]
-    unknown = [o for o in only if not any(p.stem == o or p.stem[:2] == o for p in paths)]
+    chosen = [p for p in paths if any(_matches(p, o) for o in only)]
+    unknown = [o for o in only if not any(_matches(p, o) for p in paths)]
     if unknown:
         raise SystemExit(f"--only: unknown notebook(s) {unknown}; available: {', '.join(p.stem for p in paths)}")
     return chosen

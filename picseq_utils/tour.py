@@ -5,12 +5,12 @@ import pandas as pd
 import torch
 
 from .data import ImageData, SOURCES, load_dataset, load_photo
-from .params import Int, Str, schema
+from .params import DataRoot, Int, Str, schema
 from .runtime import environment_info
 
 PARAMS = schema({
     "data_source": Str("where data comes from", choices=SOURCES),
-    "data_root": Str("data folder, relative to the project root or absolute"),
+    "data_root": DataRoot("data folder, relative to the project root or absolute"),
     "flowers_size": Int("side length Flowers-102 images are decoded to", min=16, max=512),
     "samples_per_class": Int("images per class in the sample grids", min=1, max=16),
     "clip_frame_size": Int("frame size of the generated clips shown", min=16, max=512),

@@ -133,9 +133,13 @@ def _batch_size(loader) -> int | None:
 
 def _oom_error(err: Exception, loader, where: str) -> TrainingError:
     size = _batch_size(loader)
-    hint = (f"batch size {size} does not fit in device memory during {where}; try batch_size={max(1, size // 2)} "
-            f"(and scale the learning rate down in proportion), or a smaller model / image size") if size else \
-        f"out of memory during {where}; use a smaller batch, model or image size"
+    if size and size > 1:
+        hint = (f"batch size {size} does not fit in device memory during {where}; try batch_size={size // 2} "
+                f"(and scale the learning rate down in proportion), or a smaller model / image size")
+    elif size == 1:
+        hint = f"even batch size 1 does not fit in device memory during {where}; use a smaller model or image size"
+    else:
+        hint = f"out of memory during {where}; use a smaller batch, model or image size"
     return TrainingError(f"CUDA out of memory: {hint}. (original error: {str(err).splitlines()[0]})")
 
 

@@ -22,14 +22,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data import SOURCES
+from .data import PHOTOS, SOURCES
 from .models import build_model, count_parameters, set_fused_attention
-from .params import Bool, Float, Fraction, Int, List, Str, schema
+from .params import Bool, DataRoot, Float, Fraction, Int, List, Str, schema
 
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "china", "flower", "grace_hopper")
 PARAMS = schema({
-    "photo": Str("bundled photograph for the patch figures", choices=PHOTOS),
-    "data_root": Str("data folder (for notebook 04's checkpoint data in the full profile)"),
+    "photo": Str("bundled photograph for the patch figures", choices=tuple(PHOTOS)),
+    "data_root": DataRoot("data folder (for notebook 04's checkpoint data in the full profile)"),
     "data_source": Str("CIFAR-10 source when inspecting notebook 04's model", choices=SOURCES),
     "inspect": Str("'train' trains a small ViT on digits here; 'notebook04' loads notebook 04's CIFAR-10 ViT "
                    "checkpoint of this profile (training here if it is absent)", choices=("train", "notebook04")),
@@ -370,8 +369,8 @@ def small_vit(p: dict, num_classes: int, pool: str = "token") -> nn.Module:
                        dim=p["vit_dim"], depth=p["vit_depth"], heads=p["vit_heads"], pool=pool, drop_path=0.0)
 
 
-def notebook04_checkpoint(profile: str) -> tuple[Path | None, dict]:
-    """Newest checkpoint of notebook 04's ViT (seed 0) for ``profile`` and the parameters it was built with."""
+def notebook04_checkpoint(profile: str):
+    """Notebook 04's ViT checkpoints (seed 0) for ``profile`` and the parameters it was built with."""
     import nbformat
 
     from .checkpoint import Checkpointer
@@ -382,22 +381,23 @@ def notebook04_checkpoint(profile: str) -> tuple[Path | None, dict]:
     name = "04_vit_vs_resnet_cifar10"
     params = parameters_cell(nbformat.read(str(project_root() / "notebooks" / f"{name}.ipynb"), as_version=4))
     params.update(profile_parameters(profile, name))
-    files = Checkpointer(checkpoints_dir(profile, name, "vit_seed0")).files()
-    return (files[0] if files else None), params
+    return Checkpointer(checkpoints_dir(profile, name, "vit_seed0")), params
 
 
 def load_notebook04_vit(profile: str) -> tuple[nn.Module, dict] | None:
-    """Notebook 04's trained ViT (CIFAR-10) of this profile, or None when it has not been run."""
-    path, p = notebook04_checkpoint(profile)
-    if path is None:
+    """Notebook 04's trained ViT (CIFAR-10) of this profile, or None when it has not been run. Read
+    through the checkpointer: ``weights_only`` loading, and a truncated newest file falls back to the
+    previous one with a warning."""
+    checkpoints, p = notebook04_checkpoint(profile)
+    state = checkpoints.load_latest()
+    if state is None:
         return None
     from .cifar_study import build_study_model
 
     model = build_study_model("vit", 10, p)
-    state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
-    return model, {"checkpoint": str(path), "epoch": state["epoch"], **{k: p[k] for k in
-                                                                        ("vit_dim", "vit_depth", "vit_heads", "vit_patch")}}
+    return model, {"checkpoint": str(checkpoints.folder), "epoch": state["epoch"],
+                   **{k: p[k] for k in ("vit_dim", "vit_depth", "vit_heads", "vit_patch", "vit_pool")}}
 
 
 def resampling_study(model: nn.Module, evaluate_at, finetune, small: int, large: int) -> pd.DataFrame:

@@ -51,44 +51,15 @@ def test_generated_clips_are_cached_and_labelled_standin(tmp_path):
     assert first.provenance.kind == "standin" and torch.equal(first.clips, again.clips)
 
 
-def _write(folder, label, clip_id, frames, size=8):
-    d = folder / label / clip_id
-    d.mkdir(parents=True)
-    for t in range(frames):
-        Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(d / f"frame_{t:02d}.png")
-    return d
-
-
-@pytest.mark.parametrize("case, needle", [
-    ("one_class", "at least 2 are needed"),
-    ("empty_class", "has no clips"),
-    ("frame_count", "but earlier clips have 3 frames"),
-    ("frame_size", "frames differ in size"),
-    ("not_image", "notes.txt is not a readable image"),
-    ("corrupt_png", "frame_01.png is not a readable image"),
-    ("missing", "no clip folder at"),
-])
-def test_bad_clip_folders_get_a_clear_error_naming_the_clip(tmp_path, case, needle):
+def test_frames_load_in_natural_order_whatever_the_padding(tmp_path):
     root = tmp_path / "clips"
-    _write(root, "success", "a", 4)
-    if case != "one_class":
-        if case == "empty_class":
-            (root / "failure").mkdir()
-        else:
-            d = _write(root, "failure", "b", 3 if case == "frame_count" else 4)
-            if case == "frame_size":
-                Image.fromarray(np.zeros((9, 8, 3), np.uint8)).save(d / "frame_03.png")
-            if case == "not_image":
-                (d / "notes.txt").write_text("hello")
-            if case == "corrupt_png":
-                (d / "frame_01.png").write_bytes(b"\x89PNG broken")
-    with pytest.raises(C.ClipFolderError) as err:
-        C.load_clip_folder(tmp_path / "nowhere" if case == "missing" else root)
-    assert needle in str(err.value)
-    if case in ("frame_size", "not_image", "corrupt_png"):
-        assert "failure/b" in str(err.value)
-    if case == "frame_count":  # failure/ is read first, so the success clip is the odd one out
-        assert "success/a has 4 frames" in str(err.value)
+    for cls, clip in (("success", "a"), ("failure", "b")):
+        d = root / cls / clip
+        d.mkdir(parents=True)
+        for t in range(12):  # frame_2.png must come before frame_10.png
+            Image.fromarray(np.full((4, 4, 3), t * 10, np.uint8)).save(d / f"frame_{t}.png")
+    clipset = C.load_clip_folder(root)
+    assert clipset.clips[0, :, 0, 0, 0].tolist() == [t * 10 for t in range(12)]
 
 
 def test_splits_are_by_clip_and_balanced():

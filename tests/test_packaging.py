@@ -1,9 +1,14 @@
 """The environment files agree, the commands exist, generated folders are ignored."""
 import re
-import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+
+try:
+    import tomllib  # Python 3.11+
+except ImportError:  # Python 3.10 (still supported by pyproject)
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}  # conda package name -> PyPI name

@@ -1,4 +1,10 @@
-"""Parameter validation: unknown names, types, ranges, cross-checks, profile files, notebooks' schemas."""
+"""Parameter validation: unknown names, types, ranges, cross-checks, profile files, notebooks' schemas.
+
+Bad parameters tried here: 24 - a typo'd name, epochs 0 / 2.5 / True, batch size 0, fractions 0 / 1.5 /
+a list item 2.0, an unknown model and profile, lr NaN and 0, a patch size that does not divide the image,
+devices 'gpu' and 'cuda:x', an empty and a blank data_root, a missing name with two other problems at once,
+an unknown notebook and profile, two malformed profile files, an unknown photo in notebooks 01 and 03.
+(What papermill injects into a real notebook: test_notebook_setup.py and test_report.py.)"""
 import importlib
 from pathlib import Path
 
@@ -21,12 +27,15 @@ SPEC = P.schema({
     "fractions": P.List(P.Fraction()),
     "image_size": P.Int(min=8),
     "patch_size": P.Int(min=1),
+    "data_root": P.DataRoot(),
 }, P.divides("image_size", "patch_size"))
 GOOD = dict(profile="smoke", seed=0, device="cpu", epochs=2, batch_size=8, lr=1e-3, fraction=0.5,
-            model="vit_cifar", fractions=[0.25, 1.0], image_size=32, patch_size=4)
+            model="vit_cifar", fractions=[0.25, 1.0], image_size=32, patch_size=4, data_root="data")
 
 
 def test_valid_values_pass_and_numbers_are_normalised():
+    for device in ("auto", "cpu", "cuda", "cuda:1", "mps"):
+        assert P.validate("x", {**GOOD, "device": device}, SPEC)["device"] == device
     clean = P.validate("x", {**GOOD, "lr": 1}, SPEC)
     assert clean["lr"] == 1.0 and isinstance(clean["lr"], float)
     assert clean["fractions"] == (0.25, 1.0)
@@ -46,6 +55,10 @@ def test_valid_values_pass_and_numbers_are_normalised():
     ({"lr": float("nan")}, "must be a finite number"),
     ({"lr": 0.0}, "must be > 0"),
     ({"patch_size": 5}, "patch_size=5 must divide image_size=32"),
+    ({"device": "gpu"}, "'device' = 'gpu' is not valid; expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
+    ({"device": "cuda:x"}, "'device' = 'cuda:x' is not valid"),
+    ({"data_root": ""}, "'data_root' = '' is not valid; expected a non-empty path"),
+    ({"data_root": "  "}, "expected a non-empty path"),
 ])
 def test_bad_values_get_a_message_naming_the_problem_and_the_valid_parameters(change, needle):
     with pytest.raises(ParameterError) as err:
@@ -124,3 +137,13 @@ def test_schema_modules_import():
         module = target.split(":")[0]
         if (ROOT / (module.replace(".", "/") + ".py")).is_file():
             importlib.import_module(module)
+
+
+def test_the_photo_parameters_list_the_bundled_photographs():
+    from picseq_utils.data import PHOTOS
+
+    for notebook in ("01_clip_augmentation", "03_vit_anatomy"):
+        spec = P.schema_for(notebook)
+        assert tuple(spec.params["photo"].choices) == tuple(PHOTOS)
+        with pytest.raises(ParameterError, match="'photo' = 'mona_lisa' is not a valid choice; valid: 'astronaut'"):
+            spec.params["photo"].check("photo", "mona_lisa")

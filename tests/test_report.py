@@ -87,3 +87,11 @@ def test_notebook_order_puts_the_report_last(tmp_path):
     for name in ("99_report", "02_b", "00_a", "10_c", "notes"):
         (tmp_path / f"{name}.ipynb").write_text("{}")
     assert [p.stem for p in report.notebook_paths(tmp_path)] == ["00_a", "02_b", "10_c", "99_report"]
+
+
+def test_only_accepts_a_number_a_name_prefix_or_the_full_name(tmp_path):
+    paths = [tmp_path / f"{n}.ipynb" for n in ("00_data_tour", "04_vit_vs_resnet_cifar10", "99_report")]
+    for wanted in ("04", "04_vit", "04_vit_vs_resnet_cifar10"):
+        assert report.select(paths, [wanted]) == [paths[1]], wanted
+    with pytest.raises(SystemExit, match=r"unknown notebook\(s\) \['04_resnet'\]; available: 00_data_tour"):
+        report.select(paths, ["04_resnet"])

@@ -1,4 +1,8 @@
-"""Untrusted files: no code runs from checkpoints, no eval/exec/shell strings in the package."""
+"""Untrusted files: no code runs from checkpoints, no eval/exec/shell strings in the package.
+
+Also in this area: a '<script>' notebook error is escaped in index.html (test_report.py), a '<script>'
+figure caption in the report page (test_report_tables.py), and seven path-escaping names ('../x', 'a/b',
+...) are refused before they become file names (test_metrics.py, test_runtime.py)."""
 import pickle
 import re
 import warnings

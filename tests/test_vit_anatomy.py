@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from picseq_utils import vit_anatomy as va
-from picseq_utils.models import build_model, resize_vit_input
+from picseq_utils.models import resize_vit_input
 
 SMALL = dict(image_size=32, patch_size=4, vit_dim=24, vit_depth=2, vit_heads=3)
 
@@ -133,3 +133,33 @@ def test_vit_b16_grows_its_position_table_for_384px():
 def test_small_vit_table_lists_the_suites_models():
     table = va.small_vit_table(SMALL | {"vit_dim": 24})
     assert len(table) == 5 and table["parameters"].iloc[1] == 11_137_290
+
+
+def test_notebook04s_vit_loads_through_the_checkpointer_and_survives_a_truncated_file(tmp_project):
+    import shutil
+    import warnings
+    from pathlib import Path
+
+    from picseq_utils.cifar_study import build_study_model
+    from picseq_utils.checkpoint import Checkpointer
+    from picseq_utils.nbtools import parameters_cell
+    from picseq_utils.paths import checkpoints_dir
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "notebooks/04_vit_vs_resnet_cifar10.ipynb", tmp_project / "notebooks")
+    shutil.copy(root / "params/smoke.yaml", tmp_project / "params")
+    assert va.load_notebook04_vit("smoke") is None  # notebook 04 not run yet
+    import nbformat
+
+    p = parameters_cell(nbformat.read(str(tmp_project / "notebooks/04_vit_vs_resnet_cifar10.ipynb"), as_version=4))
+    model = build_study_model("vit", 10, p)
+    saver = Checkpointer(checkpoints_dir("smoke", "04_vit_vs_resnet_cifar10", "vit_seed0"))
+    saver.save({"epoch": 1, "model": model.state_dict()}, 1)
+    newest = saver.save({"epoch": 2, "model": model.state_dict()}, 2)
+    newest.write_bytes(newest.read_bytes()[:64])  # killed while copying, say
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded, info = va.load_notebook04_vit("smoke")
+    assert info["epoch"] == 1 and info["vit_pool"] == p["vit_pool"]
+    assert any("unreadable" in str(w.message) for w in caught)
+    assert torch.equal(loaded.pos_embed, model.pos_embed)
