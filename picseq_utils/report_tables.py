@@ -117,6 +117,43 @@ def seed_comparison(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The image-classifier notebooks whose models are compared on accuracy and on time.
+CLASSIFIER_NOTEBOOKS = ("04_vit_vs_resnet_cifar10", "05_vit_vs_resnet_cifar100_cutmix")
+
+
+def accuracy_and_time_table(runs: list[dict]) -> pd.DataFrame:
+    """Notebooks 04/05: each model's test accuracy beside its time to the target validation accuracy,
+    training seconds and images/s (what "better than the seeds" means for speed)."""
+    rows = []
+    for run in runs:
+        if run["notebook"] not in CLASSIFIER_NOTEBOOKS:
+            continue
+        by_name = {m["name"]: m for m in run.get("metrics", [])}
+        for name, entry in by_name.items():
+            if not name.startswith("test_acc_") or "_fraction_" in name or name.startswith("test_acc_seed003"):
+                continue
+            kind = name[len("test_acc_"):]
+            tta = next((m for n, m in by_name.items() if n.startswith("seconds_to_val_") and n.endswith(f"pct_{kind}")),
+                       None)
+            target = (tta or {}).get("context", {}).get("target")
+            context = entry.get("context") or {}
+            rows.append({
+                "notebook": run["notebook"], "model": kind,
+                "test accuracy": _format(entry.get("value"), "accuracy")
+                + (f" ± {_format(context['std'], 'accuracy')}" if context.get("std") is not None else ""),
+                "seeds": context.get("n"),
+                "time to target": "-" if tta is None else (
+                    f"{tta['value']:.1f} s to {target:.0%}" if tta.get("value") is not None
+                    else f"not reached ({target:.0%})"),
+                "train s": _format((by_name.get(f"train_seconds_{kind}") or {}).get("value"), "s"),
+                "images/s": _format((by_name.get(f"images_per_s_{kind}") or {}).get("value"), None),
+                "provenance": _provenance_label(entry),
+                "device": run.get("environment", {}).get("device_name", "-"),
+            })
+    return pd.DataFrame(rows, columns=["notebook", "model", "test accuracy", "seeds", "time to target", "train s",
+                                       "images/s", "provenance", "device"])
+
+
 def provenance_table(runs: list[dict]) -> pd.DataFrame:
     """Which data sets and weights each notebook used, and where its numbers came from."""
     rows = []

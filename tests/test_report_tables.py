@@ -38,3 +38,22 @@ def test_provenance_table_names_data_kinds_and_unreadable_files(tmp_project):
     assert "bundled" in table.loc["06_idmm_small_data_pretraining", "data"]
     assert "unreadable metrics file" in table.loc["05_broken", "error"]
     assert json.loads((tmp_project / "reports/smoke/metrics/06_idmm_small_data_pretraining.json").read_text())["data"]
+
+
+def test_accuracy_sits_beside_time_to_accuracy_for_each_model(tmp_project):
+    standin = Provenance("CIFAR-10", "standin", "/x", "generated", 10, 5, 10, (3, 32, 32))
+    write_run("04_vit_vs_resnet_cifar10", [
+        ("test_acc_resnet18", 0.95, dict(unit="accuracy", std=0.002, n=3)),
+        ("seconds_to_val_90pct_resnet18", 41.5, dict(unit="s", target=0.9, reached=True)),
+        ("train_seconds_resnet18", 160.0, dict(unit="s")),
+        ("images_per_s_resnet18", 31000.0, dict(unit="images/s")),
+        ("test_acc_vit", 0.5, dict(unit="accuracy", std=None, n=1)),
+        ("seconds_to_val_90pct_vit", None, dict(unit="s", target=0.9, reached=False)),
+        ("test_acc_vit_fraction_0.5", 0.4, dict(unit="accuracy")),
+    ], data=standin)
+    table = report_tables.accuracy_and_time_table(report_tables.load("smoke")).set_index("model")
+    assert list(table.index) == ["resnet18", "vit"]
+    assert table.loc["resnet18", "test accuracy"] == "95.00% ± 0.20%"
+    assert table.loc["resnet18", "time to target"] == "41.5 s to 90%" and table.loc["resnet18", "train s"] == "160.0 s"
+    assert table.loc["vit", "time to target"] == "not reached (90%)" and table.loc["vit", "test accuracy"] == "50.00%"
+    assert table.loc["vit", "provenance"] == "stand-in"
