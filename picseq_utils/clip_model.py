@@ -437,6 +437,23 @@ class ClipStudy:
                             std=row["± std"], n=int(row["folds"]))
         return results
 
+    def record_speed(self, speed: dict, ablations: pd.DataFrame) -> str:
+        """Record the cached path's speed-up (per epoch, and over a whole run including building the cache)
+        and the seed configuration's training time; return a one-line summary."""
+        prov, epochs = self.data.provenance, self.p["epochs"]
+        e2e, cached = speed["end-to-end"]["seconds_per_epoch"], speed["cached"]["seconds_per_epoch"]
+        cache_s = speed["cache_seconds_for_these_clips"]
+        whole_run = epochs * e2e / (cache_s + epochs * cached)
+        self.run.record("cached_embedding_speedup", speed["speedup_per_epoch"], unit="x", data=prov,
+                        end_to_end_s_per_epoch=e2e, cached_s_per_epoch=cached, clips=speed["cached"]["clips"],
+                        cache_seconds=cache_s, whole_run_speedup=whole_run, device=str(self.run.device))
+        seed_fold = ablations[ablations["variant"].str.startswith("seed model: RoPE")]["train_seconds"].iloc[0]
+        self.run.record("train_seconds_seed_config", self.embed_seconds + float(seed_fold), unit="s", data=prov,
+                        epochs=epochs, device=str(self.run.device),
+                        note="embedding all clips once + training one fold on cached embeddings")
+        return (f"cached embeddings: {speed['speedup_per_epoch']:.1f}x faster per epoch; building the cache once cost "
+                f"{cache_s:.1f} s, so over the {epochs} epochs of a run the cached path is {whole_run:.1f}x faster in all")
+
     def attention(self, model: ClipClassifier, fold: int) -> tuple[torch.Tensor, list[str]]:
         """Attention weights (layers, heads, T, T) of a success and a failure validation clip."""
         _, val_idx = self.folds[fold]

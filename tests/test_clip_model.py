@@ -165,3 +165,9 @@ def test_study_protocols_keep_clips_apart_or_leak_them_and_record_a_like_for_lik
     on_copies = ablations[ablations["variant"] == cm.CORRECT_ON_COPIES]["val_acc"].mean()
     assert metrics["leakage_gap"]["value"] == pytest.approx(leaky["val_acc"].mean() - on_copies, abs=1e-6)
     assert metrics["val_acc_leaky_split"]["provenance"] == ["standin"]
+    speed = study.speed()
+    assert speed["cached"]["clips"] == speed["end-to-end"]["clips"] == 12  # the copies of fold 0's training clips
+    assert "faster per epoch" in study.record_speed(speed, ablations)
+    recorded = {m["name"]: m for m in json.loads(run.writer.path.read_text())["metrics"]}
+    assert recorded["cached_embedding_speedup"]["value"] == pytest.approx(speed["speedup_per_epoch"])
+    assert recorded["cached_embedding_speedup"]["context"]["whole_run_speedup"] > 0
