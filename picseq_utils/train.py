@@ -4,7 +4,8 @@
   norms, class token and position embeddings),
 - a per-step learning-rate schedule (warm-up, then cosine, one-cycle, multi-step or constant),
 - label smoothing and soft targets (CutMix/MixUp) through ``nn.CrossEntropyLoss``,
-- bf16 autocast on CUDA (and on CPUs with native bf16), channels_last, optional ``torch.compile``, gradient clipping,
+- bf16 autocast on CUDA (and on CPUs with native bf16; a CPU step whose bf16 gradients come out non-finite
+  is redone in fp32 and counted in the history), channels_last, optional ``torch.compile``, gradient clipping,
 - a text progress bar (no widget metadata in executed notebooks),
 - an epoch history as a pandas DataFrame,
 - a checkpoint every epoch and resume from the last one. Every random draw of epoch ``e`` comes
@@ -35,7 +36,7 @@ from .data.loaders import epoch_generator
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
-                   "data_wait", "elapsed"]
+                   "data_wait", "elapsed", "fp32_redone_steps"]
 
 
 class TrainingError(RuntimeError):
@@ -258,6 +259,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
         group["base_lr"] = group["lr"]
     criterion = loss_fn or nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     step_model = torch.compile(model) if compile else model
+    params = [p for p in model.parameters() if p.requires_grad]
+    cpu_bf16 = device.type == "cpu" and isinstance(autocast_for(device, amp), torch.autocast)
 
     checkpointer = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     fp = fingerprint(model, config, train_loader, fingerprint_extra)
@@ -300,6 +303,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                 torch.cuda.synchronize(device)
             t0 = time.perf_counter()
             waited = 0.0
+            redone = 0
             batches = iter(train_loader)
             for i in range(steps_per_epoch):
                 t_wait = time.perf_counter()
@@ -321,6 +325,15 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                         loss = criterion(out.float(), y)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
+                    if cpu_bf16 and not _gradients_finite(params):
+                        # oneDNN's bf16 kernels now and then return non-finite weight gradients (seen for a
+                        # stride-2 3x3 convolution on a 1x1 input): redo this step in fp32 rather than let
+                        # the NaN reach the weights. A genuinely diverging loss stays non-finite in fp32 too.
+                        out = step_model(x)
+                        loss = criterion(out.float(), y)
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        redone += 1
                     if grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                     opt.step()
@@ -349,7 +362,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                                         steps_per_epoch),
                    "seconds": seconds, "images_per_s": seen / seconds if seconds > 0 else float("nan"),
                    "data_wait": waited / seconds if seconds > 0 else float("nan"),
-                   "elapsed": elapsed}
+                   "elapsed": elapsed, "fp32_redone_steps": redone}
             if val_loader is not None:
                 metrics = evaluate(model, val_loader, device, amp, channels_last)
                 row["val_loss"], row["val_acc"] = metrics["loss"], metrics["accuracy"]
@@ -366,6 +379,11 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
     return FitResult(model, frame, config, resumed_from=start_epoch,
                      checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None)
+
+
+def _gradients_finite(params: list[torch.Tensor]) -> bool:
+    grads = [p.grad for p in params if p.grad is not None]
+    return not grads or bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all())
 
 
 def _check_finite(loss_sum: torch.Tensor, desc: str, epoch: int, step: int, lr: float) -> None:

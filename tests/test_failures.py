@@ -52,3 +52,35 @@ def test_empty_loader_is_rejected():
 
     with pytest.raises(TrainingError, match="yields no batches"):
         fit(tiny("resnet"), Empty(), epochs=1, lr=0.1, progress=False)
+
+
+def test_a_cpu_bf16_step_with_non_finite_gradients_is_redone_in_fp32():
+    """oneDNN's bf16 weight gradient of a stride-2 3x3 convolution on a 1x1 input is now and then NaN (seen
+    with torch 2.14.1 here). Simulated deterministically: a layer whose gradient is NaN under CPU autocast."""
+
+    class NanGradUnderAutocast(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.poison = torch.is_autocast_enabled("cpu")
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * float("nan") if ctx.poison else grad
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = tiny("resnet")
+
+        def forward(self, x):
+            return NanGradUnderAutocast.apply(self.net(x))
+
+    seed_everything(0)
+    model = Model()
+    result = fit(model, DeviceLoader(toy_split(), 16), epochs=2, lr=1e-3, amp="bf16", progress=False)
+    assert result.history["fp32_redone_steps"].tolist() == [4, 4]  # every step (4 per epoch) redone
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert result.history["train_loss"].notna().all()
+    plain = fit(tiny("resnet"), DeviceLoader(toy_split(), 16), epochs=1, lr=1e-3, amp="off", progress=False)
+    assert plain.history["fp32_redone_steps"].tolist() == [0]

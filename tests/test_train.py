@@ -46,7 +46,7 @@ def test_fit_learns_and_reports_a_history_frame(family):
     result = quick_fit(family, epochs=4)
     hist = result.history
     assert list(hist.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
-                                  "images_per_s", "data_wait", "elapsed"]
+                                  "images_per_s", "data_wait", "elapsed", "fp32_redone_steps"]
     assert hist["epoch"].tolist() == [1, 2, 3, 4]
     assert hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
     assert hist["elapsed"].is_monotonic_increasing and (hist["images_per_s"] > 0).all()
