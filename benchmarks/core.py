@@ -82,10 +82,25 @@ def evaluate_target(result: dict, target: dict) -> bool:
 
 
 def save_results(device: torch.device, results: list[dict], settings: dict) -> Path:
+    """Write ``results/<device-kind>.json``. Each row is stamped with its commit and time; rows of
+    benchmarks not re-run this time (``--only``) are kept from the earlier file, not lost."""
     path = RESULTS_DIR / f"{device_kind(device)}.json"
-    content = {"device_kind": device_kind(device), "environment": environment_info(device), "settings": settings,
-               "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "results": results}
+    env = environment_info(device)
+    finished = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    for result in results:
+        result.setdefault("commit", env.get("git_commit"))
+        result.setdefault("finished", finished)
+    kept = []
+    if path.is_file():
+        earlier = json.loads(path.read_text())
+        fresh = {r["benchmark"] for r in results}
+        for old in earlier.get("results", []):
+            if old["benchmark"] not in fresh:
+                old.setdefault("commit", earlier["environment"].get("git_commit"))
+                old.setdefault("finished", earlier.get("finished"))
+                kept.append(old)
+    content = {"device_kind": device_kind(device), "environment": env, "settings": settings, "finished": finished,
+               "results": kept + results}
     write_json_atomic(path, jsonable(content))
     return path
 
@@ -102,9 +117,11 @@ def render_markdown() -> str:
         lines += [GPU_NOT_MEASURED, ""]
     for content in contents:
         env = content["environment"]
+        commits = sorted({r.get("commit", env.get("git_commit")) for r in content["results"]} - {None})
         lines += [f"## {content['device_kind']}", "",
                   f"{env.get('device_name', '?')}; torch {env.get('torch')}, torchvision {env.get('torchvision')}, "
-                  f"commit `{env.get('git_commit')}`, finished {content['finished']}. Settings: "
+                  f"commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)} (last run "
+                  f"finished {content['finished']}; each row keeps the commit it was measured at). Settings: "
                   + ", ".join(f"{k}={v}" for k, v in content["settings"].items()), "",
                   "| " + " | ".join(c.strip() for c in BENCHMARK_COLUMNS) + " |", "|" + "---|" * len(BENCHMARK_COLUMNS)]
         tables = [r for r in content["results"] if r.get("kind") == "table"]

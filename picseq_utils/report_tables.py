@@ -251,8 +251,8 @@ def benchmark_table(folder: Path | None = None) -> pd.DataFrame:
         for result in content["results"]:
             if result.get("kind") != "table":
                 rows.append({"device": f"{content['device_kind']} ({env.get('device_name', '?')})",
-                             **benchmark_row(result), "commit": env.get("git_commit"),
-                             "measured": content["finished"]})
+                             **benchmark_row(result), "commit": result.get("commit", env.get("git_commit")),
+                             "measured": result.get("finished", content["finished"])})
     return pd.DataFrame(rows, columns=["device", *BENCHMARK_COLUMNS, "commit", "measured"])
 
 

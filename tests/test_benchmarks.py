@@ -68,3 +68,18 @@ def test_report_table_has_one_row_per_paired_benchmark_and_device(tmp_path):
     assert frame.iloc[1]["ratio"] == "-" and "different amounts of work" in frame.iloc[1]["checks"]
     assert report_tables.gpu_measured(report_tables.load_benchmark_results(tmp_path))
     assert report_tables.benchmark_table(tmp_path / "none").empty
+
+
+def test_a_partial_run_keeps_the_other_benchmarks_rows(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(core, "RESULTS_DIR", tmp_path)
+    first = core.compare("train x", "images/s", side("a", [2] * 4), side("b", [1] * 4), repetitions=3)
+    clips = core.compare("clips y", "clips/s", side("a", [3] * 4), side("b", [1] * 4), repetitions=3)
+    path = core.save_results(torch.device("cpu"), [first, clips], {"benchmarks": ["train", "clips"]})
+    again = core.compare("train x", "images/s", side("a", [4] * 4), side("b", [1] * 4), repetitions=3)
+    core.save_results(torch.device("cpu"), [again], {"benchmarks": ["train"]})  # like `--only train`
+    rows = {r["benchmark"]: r for r in json.loads(path.read_text())["results"]}
+    assert set(rows) == {"train x", "clips y"}
+    assert rows["train x"]["ratio"] == pytest.approx(4) and rows["clips y"]["ratio"] == pytest.approx(3)
+    assert all("commit" in r and "finished" in r for r in rows.values())
