@@ -234,7 +234,7 @@ class Experiment:
 
         The per-epoch curve is measured on the validation split, or - under the paper's protocol, which
         has none (Flowers train+val all train) - on the test split: watched, never used to choose anything;
-        the reported number is the last epoch's, as in the paper. ``curve_on`` says which."""
+        the reported number is the last epoch's, as in the paper. ``curve_split`` says which."""
         p = self.p
         torch.manual_seed(seed)
         model = vit_for(p, self.data.num_classes, p["finetune_size"])
@@ -245,13 +245,17 @@ class Experiment:
         train = DeviceLoader(self.data.train, p["finetune_batch"], device=self.run.device, crop_padding=max(1, p["finetune_size"] // 16),
                              flip=p["dataset"] != "digits", mean=self.mean, std=self.std,
                              batch_transform=lambda x, y: mix(x, y), seed=seed)
-        curve_on = "validation" if self.data.val is not None else "test"
         monitor = self._eval(self.data.val if self.data.val is not None else self.data.test)
         result = fit(model, train, monitor, epochs=p["finetune_epochs"], lr=p["finetune_lr"], weight_decay=p["finetune_wd"],
                      warmup_epochs=min(1.0, p["finetune_epochs"]), label_smoothing=0.1, device=self.run.device,
                      seed=seed, checkpoint_dir=self.run.checkpoint_dir(name), resume=p["resume"], desc=name)
         test = evaluate(result.model, self._eval(self.data.test), self.run.device)["accuracy"]
-        return {"result": result, "test_acc": test, "curve_on": curve_on}
+        return {"result": result, "test_acc": test}
+
+    @property
+    def curve_split(self) -> str:
+        """The split the fine-tuning curves are measured on: ``validation`` if there is one, else ``test``."""
+        return "validation" if self.data.val is not None else "test"
 
     def _eval(self, split, size: int | None = None):
         resize = None
@@ -320,7 +324,6 @@ def comparison(exp: Experiment, states: dict, seeds: int) -> tuple[pd.DataFrame,
             fine.append(tuned["test_acc"])
             if seed == 0:
                 histories[init] = tuned["result"].history
-                histories["curve on"] = tuned["curve_on"]
             pr = exp.linear_probe(state, seed=seed)
             probe.append(pr["test_acc"])
             unchanged &= pr["backbone_unchanged"]
@@ -345,7 +348,7 @@ def step_comparison(exp: Experiment, states: dict, seeds: int) -> pd.DataFrame:
     seed, with its spread), save the fine-tuning curves and the bar chart; return the table."""
     run, data, p = exp.run, exp.data, exp.p
     table, histories = comparison(exp, states, seeds)
-    curve_on = histories.pop("curve on")
+    curve_on = exp.curve_split
     conditions = (f"{data.provenance.label}, ViT {p['vit_dim']}-d x {p['vit_depth']}, pretraining "
                   f"{p['pretrain_epochs']} epochs at {p['pretrain_size']} px, fine-tuning {p['finetune_epochs']} "
                   f"epochs at {p['finetune_size']} px, last epoch reported")

@@ -86,7 +86,7 @@ def test_comparison_and_size_study_tables(experiment):
     table, histories = idmm.comparison(experiment, {"random init": None}, seeds=1)
     assert list(table["initialisation"]) == ["random init"] and table["seeds"].iloc[0] == 1
     # no validation split (the paper's protocol): the curve is the test accuracy, watched per epoch
-    assert histories["curve on"] == "test" and histories["random init"]["val_acc"].notna().all()
+    assert experiment.curve_split == "test" and histories["random init"]["val_acc"].notna().all()
     sizes = idmm.pretrain_size_study(experiment, [0.5, 1.0], full={"fine": 0.5, "probe": 0.4})
     assert sizes["fraction"].tolist() == [0.5, 1.0] and sizes["fine-tune test acc"].iloc[1] == 0.5
 
