@@ -9,14 +9,20 @@ FORCE     ?=
 # The torch pair this project is developed and tested with; override for another CUDA/CPU build.
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 STAMP     := $(VENV)/.installed
+# ISA=avx2 caps oneDNN and ATen at AVX2 (the kernels most users' CPUs run) for any target below.
+ISA       ?=
+ifeq ($(ISA),avx2)
+export ONEDNN_MAX_CPU_ISA := AVX2
+export ATEN_CPU_CAPABILITY := avx2
+endif
 
 .PHONY: help venv test unit nbtest report lab bench strip check-notebooks clean
 
 help:
 	@echo "make report [PROFILE=smoke|cpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
-	@echo "make test                                            unit tests + notebooks under nbval (smoke)"
+	@echo "make test [ISA=avx2]                                 unit tests + notebooks under nbval (smoke)"
 	@echo "make lab                                             JupyterLab in the project environment"
-	@echo "make bench                                           speed benchmarks -> benchmarks/results, BENCHMARKS.md"
+	@echo "make bench                                           speed benchmarks, native and AVX2-capped -> BENCHMARKS.md"
 	@echo "make strip                                           strip outputs from notebooks/*.ipynb"
 
 $(STAMP): pyproject.toml
@@ -35,7 +41,7 @@ unit: $(STAMP)
 # Fresh smoke checkpoints so the notebooks really train under nbval instead of resuming.
 nbtest: $(STAMP)
 	rm -rf checkpoints/smoke
-	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks/
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --timeout=900 -p no:cacheprovider notebooks/
 
 report: $(STAMP)
 	$(PY) -m picseq_utils.report --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
@@ -43,8 +49,10 @@ report: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/
 
+# Both instruction-set settings, each in its own process (the caps are read when torch starts).
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
+	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 $(PY) -m benchmarks $(BENCH_ARGS)
 
 strip: $(STAMP)
 	$(PY) -m picseq_utils.nbtools strip notebooks/*.ipynb

@@ -19,9 +19,9 @@ import json
 import math
 import sys
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -32,6 +32,7 @@ from tqdm.std import tqdm
 
 from .checkpoint import Checkpointer
 from .data.loaders import epoch_generator
+from .runtime import CPU_CHANNELS_LAST_MIN_CHANNELS, channels_last_safe, cpu_has_native_bf16
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
@@ -101,18 +102,6 @@ def lr_factor(step: int, total_steps: int, config: FitConfig, steps_per_epoch: i
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-@lru_cache(maxsize=1)
-def cpu_has_native_bf16() -> bool:
-    """True on CPUs with bf16 instructions (AVX512-BF16 or AMX), where oneDNN runs bf16 convolutions
-    and matmuls natively (about 1.6-1.8x faster training than fp32 here); elsewhere bf16 would be emulated."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split())) and torch.backends.mkldnn.is_available()
-
-
 def autocast_for(device: torch.device, amp: str = "auto"):
     """bf16 autocast on CUDA, and on CPUs with native bf16 (``auto``); ``bf16`` forces it on CPU/CUDA;
     ``off`` is plain fp32."""
@@ -123,9 +112,18 @@ def autocast_for(device: torch.device, amp: str = "auto"):
     return nullcontext()
 
 
-def _use_channels_last(device: torch.device, setting) -> bool:
-    """``auto``: on for CUDA and CPU (oneDNN convolutions are faster in NHWC too), off elsewhere."""
-    return device.type in ("cuda", "cpu") if setting == "auto" else bool(setting)
+def use_channels_last(model: nn.Module, device: torch.device, setting="auto") -> bool:
+    """channels_last where it is safe (``runtime.channels_last_safe``): ``auto`` turns it on for CUDA and
+    for CPU models whose convolutions are all wide enough (measured here 1.06-1.37x faster for ResNet-18);
+    ``True`` asks for it but an unsafe CPU model still runs contiguous, with a warning."""
+    if device.type not in ("cuda", "cpu") or setting is False:
+        return False
+    safe = channels_last_safe(model, device)
+    if setting is True and not safe:
+        warnings.warn(f"channels_last was asked for, but {type(model).__name__} has convolutions narrower than "
+                      f"{CPU_CHANNELS_LAST_MIN_CHANNELS} channels, which crash oneDNN's AVX2 kernels in that format; "
+                      f"running in the contiguous format instead", RuntimeWarning, stacklevel=3)
+    return safe
 
 
 def _batch_size(loader) -> int | None:
@@ -154,14 +152,15 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device | str | Non
             channels_last="auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Model outputs and targets over a loader, concatenated on the CPU (float32)."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    channels_last = use_channels_last(model, device, channels_last)
     was_training = model.training
     model.eval()
     outputs, targets = [], []
     try:
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if _use_channels_last(device, channels_last) and x.ndim == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+            if x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
             with autocast_for(device, amp):
                 out = model(x)
             outputs.append(out.float().cpu())
@@ -247,10 +246,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     if len(train_loader) == 0:
         raise TrainingError("the training loader yields no batches (fewer samples than one batch with drop_last?)")
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    use_cl = _use_channels_last(device, channels_last)
+    use_cl = use_channels_last(model, device, channels_last)
     model.to(device)
-    if use_cl:
-        model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last if use_cl else torch.contiguous_format)
     from timm.optim import create_optimizer_v2
 
     opt_kwargs = {"momentum": momentum} if optimizer == "sgd" else {}
@@ -317,8 +315,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                 for group in opt.param_groups:
                     group["lr"] = group["base_lr"] * factor
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                if use_cl and x.ndim == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
+                if x.ndim == 4:
+                    x = x.contiguous(memory_format=torch.channels_last if use_cl else torch.contiguous_format)
                 try:
                     with autocast_for(device, amp):
                         out = step_model(x)
