@@ -203,7 +203,7 @@ GPU_NOT_MEASURED = ("**GPU: not measured** — no CUDA results file in `benchmar
                     "GPU machine (targets for one H100: ResNet-18 32-px training >= 30,000 images/s with < 5% data "
                     "wait; ViT (patch 4, ~11M) >= 15,000 images/s; seed-000 cached-embedding path >= 50x end-to-end).")
 BENCHMARK_COLUMNS = ["benchmark", "metric", "first side", "median", "second side", "median ", "ratio",
-                     "data wait (first / second)", "target", "met", "checks"]
+                     "data wait (first / second)", "share of peak (first / second)", "target", "met", "checks"]
 
 
 def benchmark_results_dir() -> Path:
@@ -237,6 +237,9 @@ def benchmark_row(result: dict) -> dict:
         "ratio": "-" if result["ratio"] is None else f"{result['ratio']:.2f}x",
         "data wait (first / second)": (f"{a['data_wait']:.1%} / {b['data_wait']:.1%}"
                                        if "data_wait" in a and "data_wait" in b else ""),
+        "share of peak (first / second)": (f"{a['peak_share']:.0%} of {a.get('dtype', '')} / "
+                                           f"{b['peak_share']:.0%} of {b.get('dtype', '')}"
+                                           if "peak_share" in a and "peak_share" in b else ""),
         "target": ", ".join(f"{k}={v}" for k, v in (result.get("target") or {}).items()),
         "met": {True: "yes", False: "no"}.get(result.get("target_met"), ""),
         "checks": result["checks"] if isinstance(result["checks"], str) else "; ".join(result["checks"]),
