@@ -16,7 +16,7 @@ export ONEDNN_MAX_CPU_ISA := AVX2
 export ATEN_CPU_CAPABILITY := avx2
 endif
 
-.PHONY: help venv test unit nbtest report lab bench strip check-notebooks clean
+.PHONY: help venv test unit nbtest report lab bench strip export check-notebooks clean
 
 help:
 	@echo "make report [PROFILE=smoke|cpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
@@ -24,6 +24,7 @@ help:
 	@echo "make lab                                             JupyterLab in the project environment"
 	@echo "make bench                                           speed benchmarks, native and AVX2-capped -> BENCHMARKS.md"
 	@echo "make strip                                           strip outputs from notebooks/*.ipynb"
+	@echo "make export                                          notebooks' #| export cells -> picseq_lessons/"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,10 @@ bench: $(STAMP)
 
 strip: $(STAMP)
 	$(PY) -m picseq_utils.nbtools strip notebooks/*.ipynb
+
+# The `#| export` cells of each notebook -> picseq_lessons/<topic>.py (the method's one source of truth).
+export: $(STAMP)
+	$(PY) -m picseq_utils.nbtools export notebooks/*.ipynb
 
 check-notebooks: $(STAMP)
 	$(PY) -m picseq_utils.nbtools check notebooks/*.ipynb

@@ -8,7 +8,7 @@ from torch import nn
 
 from picseq_utils import clip_augment as ca
 from picseq_utils import clip_model as cm
-from picseq_utils.clips import generate_clips
+from picseq_utils.data.clips import generate_clips
 from picseq_utils.data import TensorLoader
 from picseq_utils.models import count_parameters
 from picseq_utils.train import fit

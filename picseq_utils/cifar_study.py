@@ -21,7 +21,7 @@ from .data import DeviceLoader, ImageData, SOURCES, load_cifar10, load_cifar100
 from .metrics import metric_slug
 from .models import build_model, count_parameters, load_imagenet_weights, parameter_count
 from .params import Bool, DataRoot, Float, Fraction, Int, List, Str, schema
-from .plots import format_mean_std, mean_std
+from .findings import format_mean_std, mean_std
 from .train import FitResult, evaluate, fit, OPTIMIZERS
 
 FAMILIES = ("resnet18", "vit")

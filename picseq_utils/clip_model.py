@@ -259,7 +259,7 @@ class ClipStudy:
 
     def __init__(self, run, clipset, p: dict):
         from .clip_augment import augment_clips
-        from .clips import kfold_by_clip
+        from .data.clips import kfold_by_clip
 
         self.run, self.data, self.p = run, clipset, p
         self.labels = clipset.labels

@@ -26,7 +26,7 @@ from .data.loaders import EpochBatches
 from .metrics import metric_slug
 from .models import build_model, count_parameters, load_imagenet_weights, load_vit_state_resampled
 from .params import Bool, DataRoot, Float, Fraction, Int, List, Str, schema
-from .plots import mean_std
+from .findings import mean_std
 from .train import evaluate, fit
 
 DATASETS = ("digits", "flowers102", "cifar100")

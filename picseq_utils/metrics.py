@@ -1,4 +1,4 @@
-"""The one metrics writer: every result goes to ``reports/<profile>/metrics/<notebook>.json``.
+"""The one metrics writer: every result of a completed run is in ``reports/<profile>/metrics/<notebook>.json``.
 
 A file holds the run's provenance (parameters, data sets with their kind - real, bundled or
 stand-in -, weights, device, library versions, git commit, wall time) and a list of metrics,
@@ -20,10 +20,6 @@ import numpy as np
 import torch
 
 from .paths import metrics_dir, safe_name
-
-_writers: dict[str, "MetricsWriter"] = {}
-_default_profile = "smoke"
-
 
 def jsonable(value: Any) -> Any:
     """Convert tensors, NumPy scalars, paths, dataclasses and non-finite floats for JSON."""
@@ -72,16 +68,26 @@ def write_json_atomic(path: Path, content: Any) -> None:
 
 
 class MetricsWriter:
-    """Metrics of one notebook run. ``start`` resets the file; ``record`` appends and rewrites it."""
+    """Metrics of one notebook run.
 
-    def __init__(self, notebook: str, profile: str):
+    While the run goes on, every change is written to ``metrics/.partial/<key>.json``; ``finish()`` (the
+    notebook's last cell) moves it over ``metrics/<key>.json`` in one atomic rename. A run that fails
+    half way therefore leaves the last good run's file byte-identical. ``key`` is the notebook's name,
+    or ``<notebook>@<variant>`` for a run on other data (e.g. a user's clip folder), kept apart from it.
+    """
+
+    def __init__(self, notebook: str, profile: str, variant: str | None = None):
         self.notebook = safe_name(notebook, "notebook")
         self.profile = safe_name(profile, "profile")
-        self.path = metrics_dir(self.profile) / f"{self.notebook}.json"
+        self.key = self.notebook + (f"@{safe_name(variant, 'run variant')}" if variant else "")
+        self.path = metrics_dir(self.profile) / f"{self.key}.json"
+        self.partial = metrics_dir(self.profile) / ".partial" / f"{self.key}.json"
         self._t0 = time.perf_counter()
         self.content: dict[str, Any] = {
             "notebook": self.notebook,
+            "variant": variant,
             "profile": self.profile,
+            "status": "running",
             "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "wall_seconds": 0.0,
             "parameters": {},
@@ -89,6 +95,7 @@ class MetricsWriter:
             "data": {},
             "weights": {},
             "figures": [],
+            "findings": {"lines": [], "caveat": ""},
             "metrics": [],
         }
 
@@ -97,6 +104,12 @@ class MetricsWriter:
         self.content["environment"] = jsonable(environment or {})
         self._flush()
         return self
+
+    def set_parameters(self, parameters: dict, changed: dict) -> None:
+        """Parameters reassigned after setup: the file records the values in use and what changed."""
+        self.content["parameters"] = jsonable(parameters)
+        self.content.setdefault("changed_after_setup", {}).update(jsonable(changed))
+        self._flush()
 
     def add_data(self, provenance: Any) -> None:
         """Note a data set used by this run (a ``Provenance`` or a dict with ``dataset`` and ``kind``)."""
@@ -108,9 +121,13 @@ class MetricsWriter:
         self.content["weights"][name] = jsonable(description)
         self._flush()
 
-    def add_figure(self, path: Path, caption: str = "") -> None:
-        entry = {"path": str(path), "caption": caption}
+    def add_figure(self, path: Path, caption: str = "", key: bool = False) -> None:
+        entry = {"path": str(path), "caption": caption, "key": key}
         self.content["figures"] = [f for f in self.content["figures"] if f["path"] != entry["path"]] + [entry]
+        self._flush()
+
+    def set_findings(self, lines: list[str], caveat: str) -> None:
+        self.content["findings"] = {"lines": list(lines), "caveat": caveat}
         self._flush()
 
     def record(self, name: str, value: Any, *, unit: str | None = None, data: Any = None, **context) -> dict:
@@ -135,49 +152,37 @@ class MetricsWriter:
             "context": jsonable(context),
             "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        self.content["metrics"].append(entry)
+        self.content["metrics"] = [m for m in self.content["metrics"] if m["name"] != name] + [entry]
         self._flush()
         return entry
 
+    def finish(self) -> Path:
+        """The run completed: its file replaces the last good run's, atomically."""
+        self.content["status"] = "complete"
+        self.content["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self._flush()
+        os.replace(self.partial, self.path)
+        return self.path
+
     def _flush(self) -> None:
         self.content["wall_seconds"] = round(time.perf_counter() - self._t0, 3)
-        write_json_atomic(self.path, self.content)
+        write_json_atomic(self.partial, self.content)
 
 
-def start_run(notebook: str, profile: str, parameters: dict | None = None,
-              environment: dict | None = None) -> MetricsWriter:
-    """Begin a fresh metrics file for ``notebook`` (replacing one from an earlier run)."""
-    global _default_profile
-    _default_profile = profile
-    writer = MetricsWriter(notebook, profile).start(parameters, environment)
-    _writers[notebook] = writer
-    return writer
+def start_run(notebook: str, profile: str, parameters: dict | None = None, environment: dict | None = None,
+              variant: str | None = None) -> MetricsWriter:
+    """Begin the metrics of a run of ``notebook`` (written to the partial file until ``finish``)."""
+    return MetricsWriter(notebook, profile, variant).start(parameters, environment)
 
 
-def writer_for(notebook: str, profile: str | None = None) -> MetricsWriter:
-    writer = _writers.get(notebook)
-    if writer is None or (profile is not None and writer.profile != profile):
-        writer = MetricsWriter(notebook, profile or _default_profile)
-        if writer.path.is_file():  # keep what an earlier call in this run wrote
-            try:
-                writer.content = json.loads(writer.path.read_text())
-            except (OSError, json.JSONDecodeError):
-                pass
-        _writers[notebook] = writer
-    return writer
-
-
-def record(notebook: str, name: str, value: Any, **context) -> dict:
-    """Record one metric of ``notebook`` (``profile=`` picks the profile, default: the active run's)."""
-    profile = context.pop("profile", None)
-    return writer_for(notebook, profile).record(name, value, **context)
-
-
-def load_metrics(profile: str) -> list[dict]:
-    """Every metrics file of a profile, in notebook order; unreadable files are reported, not skipped silently."""
+def load_metrics(profile: str, variants: bool = False) -> list[dict]:
+    """The completed runs' metrics files of a profile in notebook order (``variants``: also runs on other data);
+    unreadable files are reported, not skipped silently."""
     folder = metrics_dir(profile)
     runs = []
     for path in sorted(folder.glob("*.json")):
+        if "@" in path.stem and not variants:
+            continue
         try:
             runs.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError) as err:

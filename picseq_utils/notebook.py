@@ -1,16 +1,21 @@
-"""What every notebook's first cells call.
+"""What every notebook's first and last cells call.
 
     from picseq_utils import notebook as nb
     nb.begin(globals())                      # first cell: remember the names that exist
     # parameters cell (tagged "parameters"): the smoke-profile defaults
     run = nb.setup("04_vit_vs_resnet_cifar10", globals())   # after papermill's injected cell
+    ...
+    run.finish()                             # last cell: this run's metrics replace the last good run's
 
 ``setup`` collects every name assigned since ``begin`` (the parameters and whatever papermill
 injected), validates them against the notebook's schema (unknown names, types, ranges), seeds
-every generator, picks the device and starts the notebook's metrics file.
+every generator, picks the device and starts the notebook's metrics. The notebook's cells read the
+parameters as plain variables, so a learner who reassigns one later (``epochs = 3``) changes what
+runs; the run notices at its next record, re-validates, and the metrics file records the new value.
 """
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -20,8 +25,8 @@ from typing import Any
 import torch
 
 from . import metrics
-from .params import validate
-from .paths import checkpoints_dir, data_root, figures_dir, safe_name
+from .params import ParameterError, data_parameters, profile_parameters, validate
+from .paths import checkpoints_dir, data_root, figures_dir, project_root, safe_name
 from .runtime import environment_info, seed_everything, select_device
 
 _BEFORE = "_picseq_names_before"
@@ -43,6 +48,22 @@ def notebook_parameters(namespace: dict) -> dict:
     return {k: v for k, v in namespace.items() if k not in before and not k.startswith("_")}
 
 
+def run_variant(notebook: str, params: dict) -> str | None:
+    """``None`` for a run on the data its profile names; otherwise a short name for the other data (a user's
+    clip folder, another data set), so that its metrics are kept apart from the report's."""
+    from .nbtools import notebook_defaults
+
+    try:
+        canonical = {**notebook_defaults(project_root() / "notebooks" / f"{notebook}.ipynb"),
+                     **profile_parameters(params["profile"], notebook)}
+    except (OSError, ValueError, SyntaxError):  # no notebook file here (a test's project): nothing to compare
+        return None
+    differ = [f"{name}-{params[name]}" for name in data_parameters(notebook)
+              if name in canonical and params.get(name) != canonical[name]]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(differ)).strip("-.")[:80]
+    return slug or None
+
+
 @dataclass
 class Run:
     """One execution of a notebook: validated parameters, device, metrics, figures, checkpoints."""
@@ -51,6 +72,7 @@ class Run:
     params: dict
     device: torch.device
     writer: metrics.MetricsWriter
+    namespace: dict | None = field(default=None, repr=False)
     figures: list = field(default_factory=list)
 
     def __getattr__(self, name: str) -> Any:  # run.epochs == run.params["epochs"]
@@ -58,6 +80,28 @@ class Run:
         if name in params:
             return params[name]
         raise AttributeError(f"{self.__class__.__name__} has no attribute or parameter {name!r}")
+
+    def sync(self) -> None:
+        """Take up parameters reassigned in the notebook since setup: re-validate them and record the new
+        values; a parameter that decides where results go (profile, data) stops the run instead."""
+        if self.namespace is None:
+            return
+        changed = {k: (v, self.namespace[k]) for k, v in self.params.items()
+                   if k in self.namespace and not _same(self.namespace[k], v)}
+        if not changed:
+            return
+        fixed = sorted(set(changed) & ({"profile"} | set(data_parameters(self.notebook))))
+        if fixed:
+            raise ParameterError(f"{', '.join(fixed)} changed after setup ({_changes(changed, fixed)}); these decide "
+                                 f"which data this run uses and where its results go: set them in the parameters cell "
+                                 f"and run the setup cell again")
+        clean = validate(self.notebook, {**self.params, **{k: now for k, (_, now) in changed.items()}})
+        print(f"[picseq] changed after setup: {_changes(changed, changed)}; re-validated, and recorded in this run's "
+              f"metrics file")
+        self.params = clean
+        if "device" in changed:
+            self.device = select_device(clean["device"])
+        self.writer.set_parameters(clean, {k: {"was": was, "now": now} for k, (was, now) in changed.items()})
 
     @property
     def profile(self) -> str:
@@ -73,6 +117,7 @@ class Run:
 
     def record(self, name: str, value: Any, **context) -> dict:
         """Write one metric with provenance (``data=`` an ImageData / Provenance / data-set name)."""
+        self.sync()
         data = context.pop("data", None)
         if data is not None:
             data = [getattr(d, "provenance", d) for d in (data if isinstance(data, (list, tuple)) else [data])]
@@ -80,6 +125,7 @@ class Run:
 
     def use_data(self, data):
         """Note a data set (ImageData or Provenance) in the metrics file; returns it unchanged."""
+        self.sync()
         self.writer.add_data(getattr(data, "provenance", data))
         return data
 
@@ -87,19 +133,41 @@ class Run:
         self.writer.add_weights(name, description)
         return description
 
-    def save_figure(self, fig, name: str, caption: str = "", dpi: int = 110) -> Path:
-        """Save under ``figures/<profile>/<notebook>/<name>.png`` and list it in the metrics file."""
+    def save_figure(self, fig, name: str, caption: str = "", key: bool = False, dpi: int = 110) -> Path:
+        """Save under ``figures/<profile>/<notebook>/<name>.png`` and list it in the metrics file;
+        ``key`` figures lead the report's index page."""
+        self.sync()
         folder = figures_dir(self.profile, self.notebook)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{safe_name(name, 'figure name')}.png"
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        self.writer.add_figure(path, caption)
+        self.writer.add_figure(path, caption, key)
         self.figures.append(path)
         return path
 
     def checkpoint_dir(self, name: str) -> Path:
         """Per-run checkpoint folder ``checkpoints/<profile>/<notebook>/<name>``."""
+        self.sync()
         return checkpoints_dir(self.profile, self.notebook, name)
+
+    def finish(self) -> Path:
+        """The notebook ran to its end: its metrics replace the last good run's (atomically)."""
+        self.sync()
+        path = self.writer.finish()
+        print(f"metrics of this run: {path}")
+        return path
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as parameters (a list injected by papermill equals the tuple it was validated into)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                                             and not isinstance(a, bool) and not isinstance(b, bool) and a == b)
+
+
+def _changes(changed: dict, names) -> str:
+    return ", ".join(f"{k} {changed[k][0]!r} -> {changed[k][1]!r}" for k in names)
 
 
 def setup(notebook: str, namespace: dict, *, quiet: bool = False) -> Run:
@@ -108,9 +176,11 @@ def setup(notebook: str, namespace: dict, *, quiet: bool = False) -> Run:
     seed_everything(params["seed"])
     device = select_device(params["device"])
     env = environment_info(device)
-    writer = metrics.start_run(notebook, params["profile"], params, env)
-    run = Run(notebook, params, device, writer)
+    variant = run_variant(notebook, params)
+    writer = metrics.start_run(notebook, params["profile"], params, env, variant)
+    run = Run(notebook, params, device, writer, namespace)
     if not quiet:
         print(f"{notebook} | profile {params['profile']} | seed {params['seed']} | device {env['device_name']} | "
-              f"torch {env['torch']} | commit {env['git_commit']}", file=sys.stdout)
+              f"torch {env['torch']} | commit {env['git_commit']}"
+              + (f" | run on other data: metrics kept apart as {writer.key}" if variant else ""), file=sys.stdout)
     return run

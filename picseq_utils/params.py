@@ -18,17 +18,10 @@ import yaml
 
 PROFILES = ("smoke", "cpu", "full")
 
-#: notebook -> "module:attribute" of its parameter schema (imported lazily).
-NOTEBOOK_SCHEMAS: dict[str, str] = {
-    "00_data_tour": "picseq_utils.tour:PARAMS",
-    "01_clip_augmentation": "picseq_utils.clip_augment:PARAMS",
-    "02_resnet_embedded_transformer": "picseq_utils.clip_model:PARAMS",
-    "03_vit_anatomy": "picseq_utils.vit_anatomy:PARAMS",
-    "04_vit_vs_resnet_cifar10": "picseq_utils.cifar_study:PARAMS_CIFAR10",
-    "05_vit_vs_resnet_cifar100_cutmix": "picseq_utils.cifar_study:PARAMS_CIFAR100",
-    "06_idmm_small_data_pretraining": "picseq_utils.idmm:PARAMS",
-    "99_report": "picseq_utils.report_tables:PARAMS",
-}
+#: The notebooks; each one's schema is ``PARAMS`` in ``picseq_utils/schemas/s<NN>.py`` (imported lazily).
+NOTEBOOK_SCHEMAS: tuple[str, ...] = (
+    "00_data_tour", "01_clip_augmentation", "02_resnet_embedded_transformer", "03_vit_anatomy",
+    "04_vit_vs_resnet_cifar10", "05_vit_vs_resnet_cifar100_cutmix", "06_idmm_small_data_pretraining", "99_report")
 
 
 class ParameterError(ValueError):
@@ -49,6 +42,7 @@ class Param:
     item: "Param | None" = None  # for list parameters: the schema of each element
     pattern: str | None = None  # for strings: a regular expression the whole value must match
     pattern_hint: str = ""  # what the pattern means, for the message
+    data: bool = False  # selects the data set: a run with another value keeps its metrics apart
 
     def check(self, name: str, value: Any) -> Any:
         if value is None:
@@ -125,7 +119,14 @@ def List(item: Param, doc: str = "", **kw) -> Param:
 
 def DataRoot(doc: str = "data folder, relative to the project root or absolute") -> Param:
     """The data folder: any non-blank path (an empty string would silently mean the project root)."""
-    return Param(str, doc, pattern=r"\s*\S.*", pattern_hint="a non-empty path")
+    return Param(str, doc, pattern=r"\s*\S.*", pattern_hint="a non-empty path", data=True)
+
+
+def DataSource(doc: str = "where the data comes from: 'real', 'standin' or 'auto' (real if present or "
+                          "downloadable, else the stand-in)") -> Param:
+    from .data.provenance import SOURCES
+
+    return Param(str, doc, choices=SOURCES, data=True)
 
 
 #: Parameters every notebook has.
@@ -156,13 +157,14 @@ def schema(params: Mapping[str, Param], *checks: Callable[[dict], str | None]) -
 
 
 def schema_for(notebook: str) -> Schema:
-    try:
-        target = NOTEBOOK_SCHEMAS[notebook]
-    except KeyError:
-        raise ParameterError(
-            f"unknown notebook {notebook!r}; known notebooks: {', '.join(sorted(NOTEBOOK_SCHEMAS))}") from None
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
+    if notebook not in NOTEBOOK_SCHEMAS:
+        raise ParameterError(f"unknown notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOK_SCHEMAS)}")
+    return importlib.import_module(f"picseq_utils.schemas.s{notebook[:2]}").PARAMS
+
+
+def data_parameters(notebook: str) -> list[str]:
+    """The parameters that select a notebook's data (a run with other values keeps its metrics apart)."""
+    return [name for name, param in schema_for(notebook).params.items() if param.data]
 
 
 def validate(notebook: str, values: Mapping[str, Any], spec: Schema | None = None) -> dict:

@@ -82,20 +82,3 @@ def heatmap(table: pd.DataFrame, title: str = "", fmt: str = "{:.1%}", cmap: str
         ax.set_title(title)
     fig.tight_layout()
     return fig
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation; the deviation of a single value is NaN (unknown, not 0),
-    which the metrics writer stores as null and the tables show as no spread."""
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else float("nan")
-
-
-def format_mean_std(values: Sequence[float], percent: bool = True) -> str:
-    """``"90.00 ± 1.00% (n=3)"``; a single value has no spread: ``"90.00% (n=1)"``."""
-    mean, std = mean_std(values)
-    scale = 100 if percent else 1
-    unit = "%" if percent else ""
-    if len(values) < 2:
-        return f"{mean * scale:.2f}{unit} (n={len(values)})"
-    return f"{mean * scale:.2f} ± {std * scale:.2f}{unit} (n={len(values)})"

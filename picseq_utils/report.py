@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .metrics import write_json_atomic
+from .nbtools import notebook_defaults
 from .params import PROFILES, NOTEBOOK_SCHEMAS, ParameterError, profile_parameters, validate
 from .paths import project_root, reports_dir
 
@@ -150,7 +151,7 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
         try:
             parameters = profile_parameters(profile, name) if name in NOTEBOOK_SCHEMAS else {"profile": profile}
             if name in NOTEBOOK_SCHEMAS:
-                validate(name, {**_defaults(path), **parameters})
+                validate(name, {**notebook_defaults(path), **parameters})
         except ParameterError as err:
             failures.append(name)
             problems = [ln.strip(" -") for ln in str(err).splitlines()[1:] if ln.startswith("  - ")]
@@ -192,23 +193,6 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
         print(f"[picseq.report] FAILED: {', '.join(failures)} (see {index})", file=sys.stderr)
         return 1
     return 0
-
-
-def _defaults(path: Path) -> dict:
-    """The values assigned in a notebook's ``parameters`` cell (to validate the merged set before running)."""
-    import ast
-
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            values = {}
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    values[node.targets[0].id] = ast.literal_eval(node.value)
-            return values
-    raise ParameterError(f"{path.name} has no cell tagged 'parameters'")
 
 
 def main(argv=None) -> int:

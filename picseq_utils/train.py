@@ -6,7 +6,7 @@
 - label smoothing and soft targets (CutMix/MixUp) through ``nn.CrossEntropyLoss``,
 - bf16 autocast on CUDA (and on CPUs with native bf16; a CPU step whose bf16 gradients come out non-finite
   is redone in fp32 and counted in the history), channels_last, optional ``torch.compile``, gradient clipping,
-- a text progress bar (no widget metadata in executed notebooks),
+- a progress bar that leaves one summary line in an executed notebook (``picseq_utils.progress``),
 - an epoch history as a pandas DataFrame,
 - a checkpoint every epoch and resume from the last one. Every random draw of epoch ``e`` comes
   from generators seeded by (seed, e), so a resumed deterministic CPU run reproduces the
@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 import time
 import warnings
 from contextlib import nullcontext
@@ -28,10 +27,10 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.std import tqdm
 
 from .checkpoint import Checkpointer
 from .data.loaders import epoch_generator
+from .progress import bar as progress_bar
 from .runtime import CPU_CHANNELS_LAST_MIN_CHANNELS, channels_last_safe, cpu_has_native_bf16
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -277,12 +276,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     steps_per_epoch = len(train_loader)
     total_steps = epochs * steps_per_epoch
     finished = start_epoch >= epochs
-    if finished and progress:  # a bar that starts full would print twice and say nothing
-        print(f"{desc}: all {epochs} epochs already trained; loaded from the checkpoint in {checkpoint_dir}",
-              file=sys.stderr)
-    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, desc=desc, disable=not progress or finished,
-               file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 3.0, dynamic_ncols=True, unit="step",
-               leave=True)
+    if finished and progress:  # a bar that starts full would say nothing
+        print(f"{desc}: all {epochs} epochs already trained; loaded from the checkpoint in {checkpoint_dir}")
+    bar = progress_bar(total_steps, desc, initial=start_epoch * steps_per_epoch, disable=not progress or finished)
     elapsed = history[-1]["elapsed"] if history else 0.0
     try:
         for epoch in range(start_epoch, epochs):

@@ -519,7 +519,7 @@ def pool_comparison(run, data, p: dict) -> pd.DataFrame:
 
 def pool_summary(pools: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std over seeds of :func:`pool_comparison`, learning rates as rows, head inputs as columns."""
-    from .plots import format_mean_std
+    from .findings import format_mean_std
 
     table = pools.groupby(["lr", "head input"])["val accuracy"].agg(list).map(format_mean_std)
     return table.unstack("head input")

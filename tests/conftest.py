@@ -14,12 +14,11 @@ if str(ROOT) not in sys.path:
 @pytest.fixture
 def tmp_project(tmp_path, monkeypatch):
     """Point every generated folder (reports, figures, checkpoints, data) at a temporary project root."""
-    from picseq_utils import metrics, paths
+    from picseq_utils import paths
 
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "params").mkdir()
     monkeypatch.setattr(paths, "ROOT_OVERRIDE", tmp_path)
-    monkeypatch.setattr(metrics, "_writers", {})
     return tmp_path
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from picseq_utils import clips as C
+from picseq_utils.data import clips as C
 from picseq_utils.data import (DataCorruptError, DataUnavailableError, load_cifar10, load_cifar100,
                                load_flowers102, write_flowers_standin)
 

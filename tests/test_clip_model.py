@@ -140,7 +140,8 @@ def test_training_on_cached_features_is_deterministic():
 def test_study_protocols_keep_clips_apart_or_leak_them_and_record_a_like_for_like_gap(tmp_project):
     import json
 
-    from picseq_utils import clips as clipdata, notebook as nb
+    from picseq_utils import notebook as nb
+    from picseq_utils.data import clips as clipdata
 
     ns = {}
     nb.begin(ns)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from picseq_utils import clips as C
+from picseq_utils.data import clips as C
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ def test_same_seed_gives_identical_metrics_twice(family):
 
 def test_the_clip_model_end_to_end_repeats_exactly():
     from picseq_utils import clip_model as cm
-    from picseq_utils.clips import generate_clips
+    from picseq_utils.data.clips import generate_clips
 
     frames, labels = generate_clips(8, 32, seed=0)  # 32 px: no 1x1 feature maps (see test_failures.py)
     clips = torch.from_numpy(frames).permute(0, 1, 4, 2, 3).contiguous()

@@ -41,8 +41,8 @@ def test_a_finished_run_says_so_in_one_line_instead_of_a_full_bar(tmp_path, caps
     capsys.readouterr()
     again = quick_fit(epochs=2, checkpoint_dir=tmp_path, progress=True, desc="done-run")
     assert again.resumed_from == 2
-    err = capsys.readouterr().err
-    assert err.count("done-run") == 1 and "already trained" in err and "%|" not in err
+    out = capsys.readouterr()
+    assert out.out.count("done-run") == 1 and "already trained" in out.out and "%|" not in out.out + out.err
 
 
 def test_checkpoints_keep_the_last_two_and_a_truncated_one_falls_back(tmp_path):

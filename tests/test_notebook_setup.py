@@ -32,7 +32,7 @@ def test_setup_validates_seeds_and_starts_the_metrics_file(tmp_project):
     torch.manual_seed(3)
     assert torch.equal(first, torch.rand(3)), "setup seeded torch with the seed parameter"
     run.record("answer", 42, unit="count")
-    content = json.loads((tmp_project / "reports/smoke/metrics/00_data_tour.json").read_text())
+    content = json.loads(run.finish().read_text())
     assert content["parameters"]["flowers_size"] == 64 and content["metrics"][0]["value"] == 42
     assert content["environment"]["device"] == "cpu"
 
@@ -65,11 +65,34 @@ def test_figures_and_data_are_recorded(tmp_project):
     ax.plot([0, 1])
     path = run.save_figure(fig, "line", caption="a line")
     assert path == tmp_project / "figures/smoke/00_data_tour/line.png" and path.is_file()
-    content = json.loads((tmp_project / "reports/smoke/metrics/00_data_tour.json").read_text())
-    assert content["figures"] == [{"path": str(path), "caption": "a line"}]
+    content = run.writer.content
+    assert content["figures"] == [{"path": str(path), "caption": "a line", "key": False}]
     assert content["metrics"][0]["provenance"] == ["bundled"] and "digits" in content["data"]
     with pytest.raises(ValueError, match="invalid figure name"):
         run.save_figure(fig, "../escape")
     assert run.checkpoint_dir("resnet") == tmp_project / "checkpoints/smoke/00_data_tour/resnet"
     with pytest.raises(AttributeError, match="no attribute or parameter 'epochs'"):
         run.epochs  # noqa: B018
+
+
+def test_a_parameter_reassigned_after_setup_takes_effect_and_is_recorded(tmp_project, capsys):
+    ns = namespace()
+    run = nb.setup("00_data_tour", ns, quiet=True)
+    ns["samples_per_class"] = 2  # a learner edits a variable in a later cell
+    run.record("x", 1)
+    assert run.params["samples_per_class"] == 2 and run.samples_per_class == 2
+    assert "samples_per_class 4 -> 2" in capsys.readouterr().out
+    content = run.writer.content
+    assert content["parameters"]["samples_per_class"] == 2
+    assert content["changed_after_setup"] == {"samples_per_class": {"was": 4, "now": 2}}
+
+
+def test_a_bad_value_or_a_data_parameter_reassigned_after_setup_stops_the_run(tmp_project):
+    ns = namespace()
+    run = nb.setup("00_data_tour", ns, quiet=True)
+    ns["samples_per_class"] = 0
+    with pytest.raises(ParameterError, match="'samples_per_class' = 0 must be >= 1"):
+        run.record("x", 1)
+    ns["samples_per_class"], ns["data_root"] = 4, "elsewhere"
+    with pytest.raises(ParameterError, match="data_root changed after setup"):
+        run.checkpoint_dir("x")

@@ -29,9 +29,9 @@ def test_strip_removes_outputs_but_keeps_cells_marked_for_output_checks(tmp_path
     kept = nbformat.v4.new_code_cell("print(2)", metadata={"tags": ["nbval-check-output"]}, execution_count=4,
                                      outputs=[nbformat.v4.new_output("stream", text="2\n")])
     nb.cells = [params, plain, kept]
-    path = tmp_path / "x.ipynb"
+    path = tmp_path / "00_x.ipynb"
     nbformat.write(nb, str(path))
-    assert nbtools.check(path) == ["x.ipynb: cell 1 has stored outputs (run `make strip`)"]
+    assert nbtools.check(path) == ["00_x.ipynb: cell 1 has stored outputs (run `make strip`)"]
     assert nbtools.strip(path) is True
     again = nbformat.read(str(path), as_version=4)
     assert again.cells[1].outputs == [] and again.cells[1].execution_count is None
@@ -43,8 +43,64 @@ def test_check_rejects_code_in_the_parameters_cell_and_other_kernels(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python2", "display_name": "Py2", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("import os\nseed = 0", metadata={"tags": ["parameters"]})]
-    path = tmp_path / "y.ipynb"
+    path = tmp_path / "00_y.ipynb"
     nbformat.write(nb, str(path))
     problems = nbtools.check(path)
     assert any("kernel is 'python2'" in p for p in problems)
     assert any("only hold `name = literal` lines" in p for p in problems)
+
+
+def test_export_writes_the_marked_cells_and_check_catches_drift(tmp_path, monkeypatch):
+    monkeypatch.setattr(nbtools, "LESSONS", tmp_path / "lessons")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("seed = 0", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("#| export\ndef double(x):\n    return 2 * x"),
+                nbformat.v4.new_code_cell("print(double(2))"),
+                nbformat.v4.new_code_cell("#| export\nTRIPLE = 3")]
+    path = tmp_path / "07_arith.ipynb"
+    nbformat.write(nb, str(path))
+    assert any("picseq_lessons/arith.py differs" in p for p in nbtools.check(path)), "not exported yet"
+    target = nbtools.export(path)
+    assert target == tmp_path / "lessons" / "arith.py" and nbtools.check(path) == []
+    namespace = {}
+    exec(target.read_text(), namespace)  # noqa: S102
+    assert namespace["double"](2) == 4 and namespace["TRIPLE"] == 3 and "print" not in target.read_text()
+    nb.cells[1].source = "#| export\ndef double(x):\n    return x + x"  # edited in the notebook only
+    nbformat.write(nb, str(path))
+    assert any("differs" in p for p in nbtools.check(path))
+
+
+LESSONS = [p for p in NOTEBOOKS if p.stem[:2] not in ("00", "99")]
+
+
+def _code_cells(path):
+    return [c.source.strip() for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
+
+
+def test_no_code_cell_of_four_or_more_lines_appears_in_two_notebooks():
+    seen = {}
+    for path in NOTEBOOKS:
+        for source in _code_cells(path):
+            lines = [ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+            if len(lines) >= 4:
+                key = "\n".join(lines)
+                assert key not in seen or seen[key] == path.stem, f"{path.stem} repeats a cell of {seen[key]}"
+                seen[key] = path.stem
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_each_lesson_ends_with_computed_findings_exercises_and_finish(path):
+    nb = nbformat.read(str(path), as_version=4)
+    headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown" and c.source.strip()]
+    assert any(h.lstrip("# ").startswith("What this run shows") for h in headings), "a 'What this run shows' section"
+    code = "\n".join(_code_cells(path))
+    assert "Findings(run)" in code and ".show()" in code, "its conclusions are computed from the run's metrics"
+    tries = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.lstrip("# ").startswith("Try this")]
+    assert len(tries) == 1, "one 'Try this' section"
+    exercises = [ln for ln in tries[0].splitlines() if ln.lstrip().startswith(("1.", "2.", "3.", "4.", "5."))]
+    assert 2 <= len(exercises) <= 4, "2 to 4 exercises"
+    assert _code_cells(path)[-1].endswith("run.finish()"), "the last cell finishes the run (its metrics land)"
+    defined = [s for s in _code_cells(path) if s.lstrip("#| export\n").startswith(("def ", "class "))
+               or "\ndef " in s or "\nclass " in s]
+    assert defined, "the method is written in the notebook's own cells"

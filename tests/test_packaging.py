@@ -65,9 +65,11 @@ def test_makefile_has_the_documented_targets_and_creates_the_venv():
     assert "-m venv" in makefile and 'pip install --quiet -e ".[test]"' in makefile
 
 
-def test_ci_runs_make_test():
+def test_ci_runs_the_unit_tests_under_both_instruction_set_settings_and_the_notebooks_capped():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in ci and "set -euo pipefail" in ci
+    assert "set -euo pipefail" in ci
+    for step in ("make unit\n", "make unit ISA=avx2", "make nbtest ISA=avx2"):
+        assert step in ci, step
 
 
 def test_generated_folders_are_git_ignored():

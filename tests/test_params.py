@@ -5,7 +5,6 @@ a list item 2.0, an unknown model and profile, lr NaN and 0, a patch size that d
 devices 'gpu' and 'cuda:x', an empty and a blank data_root, a missing name with two other problems at once,
 an unknown notebook and profile, two malformed profile files, an unknown photo in notebooks 01 and 03.
 (What papermill injects into a real notebook: test_notebook_setup.py and test_report.py.)"""
-import importlib
 from pathlib import Path
 
 import nbformat
@@ -100,10 +99,9 @@ def test_profile_file_shape_is_checked(tmp_path):
         P.profile_parameters("smoke", "99_report", tmp_path)
 
 
-def test_every_registered_schema_module_path_is_well_formed():
-    for notebook, target in P.NOTEBOOK_SCHEMAS.items():
-        module, attr = target.split(":")
-        assert module.startswith("picseq_utils.") and attr.isidentifier(), notebook
+def test_every_notebook_has_a_schema_and_every_schema_a_notebook():
+    assert {p.stem for p in NOTEBOOKS} == set(P.NOTEBOOK_SCHEMAS)
+    assert {f"s{n[:2]}" for n in P.NOTEBOOK_SCHEMAS} == {p.stem for p in (ROOT / "picseq_utils/schemas").glob("s*.py")}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -132,11 +130,9 @@ def test_full_profile_uses_real_data():
     assert P.load_profile("full")["common"]["data_source"] == "real"
 
 
-def test_schema_modules_import():
-    for target in P.NOTEBOOK_SCHEMAS.values():
-        module = target.split(":")[0]
-        if (ROOT / (module.replace(".", "/") + ".py")).is_file():
-            importlib.import_module(module)
+def test_data_parameters_are_flagged():
+    assert set(P.data_parameters("02_resnet_embedded_transformer")) == {"data_root", "data_source", "clips_folder"}
+    assert {"dataset", "probe_dataset"} <= set(P.data_parameters("06_idmm_small_data_pretraining"))
 
 
 def test_the_photo_parameters_list_the_bundled_photographs():

@@ -9,6 +9,7 @@ def write_run(notebook, entries, data=None):
     writer = metrics.start_run(notebook, "smoke", {"epochs": 1}, {"device_name": "CPU", "git_commit": "abc"})
     for name, value, kwargs in entries:
         writer.record(name, value, data=data, **kwargs)
+    writer.finish()
     return writer
 
 

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Provenance, standin
-from .data.provenance import DataCorruptError, DataUnavailableError
-from .paths import data_root
+from . import standin
+from .provenance import Provenance
+from .provenance import DataCorruptError, DataUnavailableError
+from ..paths import data_root
 
 CLASSES = ("failure", "success")  # label 0, label 1
 FRAMES = 8
@@ -237,7 +238,7 @@ def generated_clips(n: int = 80, size: int = 112, seed: int = 0, root=None) -> C
 
 def split_by_clip(labels: torch.Tensor, val_fraction: float = 0.25, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Class-balanced train / validation indices of whole clips (75 / 25 by default, as in seed 000)."""
-    from .data import stratified_indices
+    from .images import stratified_indices
 
     val = stratified_indices(labels, val_fraction, seed)
     mask = torch.ones(len(labels), dtype=torch.bool)

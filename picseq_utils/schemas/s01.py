@@ -1,0 +1,23 @@
+"""Parameters of 01_clip_augmentation."""
+from ..data import PHOTOS
+from ..params import Bool, DataRoot, DataSource, Int, List, Param, Str, schema
+
+MODES = ("augmentor", "torchvision")
+
+PARAMS = schema({
+    "data_root": DataRoot("data folder (generated clips go to <data_root>/clips)"),
+    "data_source": DataSource("kept for a uniform interface; clips are generated or read from clips_folder"),
+    "clips_folder": Param(str, "a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips",
+                          data=True),
+    "n_clips": Int("generated clips (the seed had 80)", min=2),
+    "frame_size": Int("frame side length of generated clips", min=16, max=512),
+    "photo": Str("bundled photograph for the step gallery", choices=tuple(PHOTOS)),
+    "expansion_copies": Int("augmented copies per clip in the offline expansion (the seed: 32)", min=1),
+    "expansion_clips": Int("clips expanded in the demonstration (0 = all)", min=0),
+    "throughput_sizes": List(Int(min=16), "frame sizes at which augmentation speed is measured"),
+    "throughput_clips": Int("clips timed per mode and size", min=1),
+    "consistency_checks": Int("random draws checked for frame consistency", min=1),
+    "show_mode": Str("mode shown in the clip figures", choices=MODES),
+    "fire_rate_draws": Int("draws for the firing-rate comparison", min=100),
+    "device_augment": Bool("run the augmentation throughput on the notebook's device too (GPU)"),
+})
