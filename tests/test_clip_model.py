@@ -5,6 +5,10 @@ import torch
 from torch import nn
 
 from picseq_utils import clip_model as cm
+from picseq_utils.data import TensorLoader
+from picseq_utils.runtime import seed_everything
+from picseq_utils.train import fit
+from training_helpers import COMPARED
 
 
 def test_rope_scores_depend_only_on_the_relative_offset():
@@ -172,3 +176,22 @@ def test_study_protocols_keep_clips_apart_or_leak_them_and_record_a_like_for_lik
     recorded = {m["name"]: m for m in json.loads(run.writer.path.read_text())["metrics"]}
     assert recorded["cached_embedding_speedup"]["value"] == pytest.approx(speed["speedup_per_epoch"])
     assert recorded["cached_embedding_speedup"]["context"]["whole_run_speedup"] > 0
+
+
+# Moved from test_determinism.py.
+def test_the_clip_model_end_to_end_repeats_exactly():
+    from picseq_utils.data.clips import generate_clips
+
+    frames, labels = generate_clips(8, 32, seed=0)  # 32 px: no 1x1 feature maps (see test_failures.py)
+    clips = torch.from_numpy(frames).permute(0, 1, 4, 2, 3).contiguous()
+
+    def once():
+        seed_everything(0)
+        model = cm.ClipClassifier(cm.resnet18_backbone(imagenet=False)[0])  # backbone fine-tuned too
+        loader = TensorLoader(clips, torch.from_numpy(labels), 4, transform=cm.normalise_clips, seed=0)
+        val = TensorLoader(clips, torch.from_numpy(labels), 8, transform=cm.normalise_clips, shuffle=False)
+        return fit(model, loader, val, epochs=2, lr=1e-4, loss_fn=nn.NLLLoss(), progress=False).history
+
+    pd.testing.assert_frame_equal(once()[COMPARED], once()[COMPARED])
+
+

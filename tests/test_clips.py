@@ -73,3 +73,53 @@ def test_splits_are_by_clip_and_balanced():
         assert len(va) == 20 and int(labels[va].sum()) == 10 and set(tr.tolist()).isdisjoint(va.tolist())
     with pytest.raises(ValueError, match="folds must be >= 2"):
         C.kfold_by_clip(labels, 1)
+
+
+# Moved from test_bad_data.py: bad clip folders.
+def _write(folder, label, clip_id, frames, size=8):
+    d = folder / label / clip_id
+    d.mkdir(parents=True)
+    for t in range(frames):
+        Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(d / f"frame_{t:02d}.png")
+    return d
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("one_class", "at least 2 are needed"),
+    ("empty_class", "has no clips"),
+    ("frame_count", "but earlier clips have 3 frames"),
+    ("frame_size", "frames differ in size"),
+    ("not_image", "notes.txt is not a readable image"),
+    ("corrupt_png", "frame_01.png is not a readable image (cannot identify image file"),
+    ("missing", "no clip folder at"),
+])
+def test_bad_clip_folders_get_a_clear_error_naming_the_clip(tmp_path, case, needle):
+    root = tmp_path / "clips"
+    _write(root, "success", "a", 4)
+    if case != "one_class":
+        if case == "empty_class":
+            (root / "failure").mkdir()
+        else:
+            d = _write(root, "failure", "b", 3 if case == "frame_count" else 4)
+            if case == "frame_size":
+                Image.fromarray(np.zeros((9, 8, 3), np.uint8)).save(d / "frame_03.png")
+            if case == "not_image":
+                (d / "notes.txt").write_text("hello")
+            if case == "corrupt_png":
+                (d / "frame_01.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(C.ClipFolderError) as err:
+        C.load_clip_folder(tmp_path / "nowhere" if case == "missing" else root)
+    assert needle in str(err.value)
+    if case in ("frame_size", "not_image", "corrupt_png"):
+        assert "failure/b" in str(err.value)
+    if case == "frame_count":  # failure/ is read first, so the success clip is the odd one out
+        assert "success/a has 4 frames" in str(err.value)
+
+
+def test_an_unwritable_data_root_for_generated_clips_is_named(tmp_path):
+    from picseq_utils.data import DataUnavailableError
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DataUnavailableError, match=r"cannot write the generated clips .*writable data_root"):
+        C.generated_clips(4, 16, 0, root=blocker)

@@ -1,9 +1,11 @@
 """IDMM: instance labels, multi-crop, the N-way head, CutMix variants, resampling, the linear protocol."""
+import pandas as pd
 import pytest
 import torch
 
 from picseq_utils import idmm
 from picseq_utils import notebook as nb
+from training_helpers import COMPARED
 
 
 def images(n=10, size=32):
@@ -130,3 +132,29 @@ def test_transfer_probe_uses_another_data_set(experiment):
     table = idmm.transfer_probe(experiment, {"random init": None}, "digits")
     assert table["probe data"].iloc[0] == "digits (bundled)" and table["backbone unchanged"].all()
     assert table.attrs["data"].provenance.kind == "bundled"
+
+
+# Moved from test_determinism.py.
+def test_idmm_pretraining_and_fine_tuning_repeat_exactly(tmp_project):
+    from picseq_utils import idmm, notebook as nb
+
+    def once():
+        ns = {}
+        nb.begin(ns)
+        ns.update(profile="smoke", seed=0, device="cpu", dataset="digits", data_source="auto", data_root="data",
+                  vit_dim=16, vit_depth=1, vit_heads=2, patch_size=4, pretrain_size=8, finetune_size=16,
+                  large_crops=1, small_crops=1, pretrain_epochs=2, pretrain_batch=128, pretrain_lr=1e-3,
+                  pretrain_wd=1e-3, warmup_epochs=0.0, label_smoothing=0.1, cutmix_alpha=0.5, cutmix_max_lambda=True,
+                  finetune_epochs=1, finetune_batch=128, finetune_lr=1e-3, finetune_wd=0.05, probe_epochs=1,
+                  probe_lr=1e-2, pretrain_fractions=[1.0], ablations=False, imagenet_weights=False, seeds=1,
+                  probe_dataset="", val_fraction=0.0, resume=False)
+        run = nb.setup("06_idmm_small_data_pretraining", ns, quiet=True)
+        exp = idmm.Experiment(run, idmm.load_small_data(run.params), run.params)
+        state, pretrain, _ = exp.pretrain(fraction=0.25)
+        tuned = exp.finetune(state, name="ft")
+        return pretrain.history, tuned["result"].history, tuned["test_acc"]
+
+    (pre_a, fine_a, acc_a), (pre_b, fine_b, acc_b) = once(), once()
+    pd.testing.assert_frame_equal(pre_a[COMPARED], pre_b[COMPARED])
+    pd.testing.assert_frame_equal(fine_a[COMPARED], fine_b[COMPARED])
+    assert acc_a == acc_b
