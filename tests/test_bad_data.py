@@ -7,7 +7,6 @@ Flowers JPEG, and clip folders: one class, an empty class, unequal frame counts,
 non-image file, a corrupted PNG, a missing folder; plus an unwritable root for generated clips."""
 import time
 
-import numpy as np
 import pytest
 
 from picseq_utils.data import (DataCorruptError, DataUnavailableError, load_cifar10, load_cifar100,
