@@ -1,4 +1,4 @@
-"""Figures shared by the notebooks: image grids, training curves, heat maps."""
+"""Figures shared by the notebooks: image grids, clips as rows of frames, training curves, heat maps."""
 from __future__ import annotations
 
 import math
@@ -80,5 +80,23 @@ def heatmap(table: pd.DataFrame, title: str = "", fmt: str = "{:.1%}", cmap: str
     fig.colorbar(im, ax=ax)
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def clip_rows(rows: Sequence[torch.Tensor], titles: Sequence[str], size: float = 1.1):
+    """Clips as rows of frames: each (T, C, H, W) uint8 or float in [0, 1], frames left to right."""
+    frames = rows[0].shape[0]
+    fig, axes = plt.subplots(len(rows), frames, figsize=(frames * size, len(rows) * size * 1.1), squeeze=False)
+    for r, clip in enumerate(rows):
+        for t in range(frames):
+            ax = axes[r, t]
+            ax.imshow(to_hwc(clip[t]))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if t == 0:
+                ax.set_ylabel(titles[r], fontsize=7, rotation=0, ha="right", va="center")
+            if r == 0:
+                ax.set_title(f"frame {t}", fontsize=7)
     fig.tight_layout()
     return fig
