@@ -12,7 +12,7 @@ from picseq_utils.data import standin
 
 def test_cifar10_standin_is_written_in_the_exact_pickle_layout(small_cifar_root):
     folder = small_cifar_root / "standin" / "cifar-10-batches-py"
-    names = sorted(p.name for p in folder.iterdir())
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))  # .picseq_standin: its version
     assert names == ["batches.meta", "data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
                      "data_batch_5", "test_batch"]
     with open(folder / "data_batch_1", "rb") as handle:
@@ -59,7 +59,7 @@ def test_flowers_standin_loads_through_torchvision_with_the_paper_protocol(flowe
     assert data.train.images.shape[1:] == (3, 32, 32)
     split = load_flowers102(source="standin", root=flowers_root, image_size=32, protocol="train")
     assert len(split.train) == 102 and len(split.val) == 102
-    assert (flowers_root / "standin" / "cache" / "flowers102_standin_32px.pt").is_file()
+    assert list((flowers_root / "standin" / "cache").glob("flowers102_standin_*_32px.pt")), "decoded once, then cached"
 
 
 def test_flowers_bad_arguments(flowers_root):
@@ -135,3 +135,15 @@ def test_bundled_photo_and_unknown_photo():
     assert image.shape == (3, 64, 64) and image.dtype == torch.uint8 and prov.kind == "bundled"
     with pytest.raises(ValueError, match="valid: astronaut"):
         load_photo("mona_lisa")
+
+
+def test_a_stand_in_written_by_another_generator_version_is_regenerated(tmp_path, monkeypatch):
+    from picseq_utils.data import datasets, write_cifar_standin
+
+    folder = write_cifar_standin(tmp_path / "standin", 10, n_train=50, n_test=10)
+    assert load_cifar10(source="standin", root=tmp_path).train.images.shape[0] == 50, "this version's files are used"
+    monkeypatch.setattr(datasets, "standin_stamp", lambda: "another-version")
+    monkeypatch.setattr(datasets, "write_cifar_standin",
+                        lambda root, classes: write_cifar_standin(root, classes, n_train=30, n_test=10))
+    assert load_cifar10(source="standin", root=tmp_path).train.images.shape[0] == 30, "stale files are rewritten"
+    assert (folder / ".picseq_standin").read_text() != ""
