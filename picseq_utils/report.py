@@ -15,6 +15,7 @@ import datetime as _dt
 import hashlib
 import html
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,40 +88,89 @@ def execute(notebook: Path, output: Path, parameters: dict, timeout: int | None)
 
 
 def to_html(executed: Path) -> Path:
+    """Two pages per executed notebook: ``<name>.html`` (the whole notebook) and ``<name>.reading.html``
+    (the reading view: text, tables and figures, code hidden)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(str(executed), as_version=4))
+    nb = nbformat.read(str(executed), as_version=4)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     target = executed.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
+    reading = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                           exclude_output_prompt=True)
+    body, _ = reading.from_notebook_node(nb)
+    executed.with_suffix(".reading.html").write_text(body, encoding="utf-8")
     return target
 
 
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;line-height:1.45;color:#222}
+h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd} .meta{color:#666}
+section.nb{margin:1.2em 0 2em} section.nb h3{margin-bottom:.3em} .caveat{background:#fff6dd;padding:.4em .8em;border-left:4px solid #e0b000}
+.figs img{max-width:46%;margin:.3em 1% .3em 0;border:1px solid #eee;vertical-align:top}
+table{border-collapse:collapse;font-size:.9em;margin:.6em 0} td,th{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+tr.failed td{background:#fdd} .status-failed{color:#b00;font-weight:bold} a{color:#0b5cad}"""
+
+
+def _markdown(text: str) -> str:
+    """Findings are markdown written by the notebooks (with data-borne names in them): rendered, raw HTML escaped."""
+    import mistune
+
+    return mistune.create_markdown(escape=True)(text)
+
+
+def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path) -> str:
+    links = [f'<a href="{html.escape(Path(info[k]).name.replace(".html", suffix), quote=True)}">{label}</a>'
+             for k, suffix, label in (("html", ".reading.html", "read"), ("html", ".html", "full notebook"))
+             if info.get(k)]
+    status = info.get("status", "?")
+    took = "" if info.get("seconds") is None else f" in {info['seconds']:.0f} s"
+    head = (f"<h3>{html.escape(name)}</h3><p class='meta'><span class='status-{html.escape(status)}'>{html.escape(status)}"
+            f"</span>{took} · {' · '.join(links)}</p>")
+    if status == "failed":
+        head += f"<p class='status-failed'>{html.escape(info.get('error', ''))}</p>"
+    if run is None:
+        return f"<section class='nb'>{head}<p>No completed run of this notebook in this profile.</p></section>"
+    findings = run.get("findings") or {}
+    body = ""
+    if findings.get("caveat"):
+        body += f"<div class='caveat'>{_markdown(findings['caveat'])}</div>"
+    if findings.get("lines"):
+        body += _markdown("\n".join(f"- {line}" for line in findings["lines"]))
+    figures = [f for f in run.get("figures", []) if f.get("key") and Path(f["path"]).is_file()]
+    if figures:
+        body += "<div class='figs'>" + "".join(
+            f'<img src="{html.escape(os.path.relpath(f["path"], out_dir), quote=True)}" '
+            f'alt="{html.escape(f.get("caption", ""), quote=True)}" title="{html.escape(f.get("caption", ""), quote=True)}">'
+            for f in figures) + "</div>"
+    return f"<section class='nb'>{head}{body}</section>"
+
+
 def render_index(profile: str, state: dict, out_dir: Path) -> Path:
-    """``index.html``: one row per notebook (status, wall time, links); all text escaped."""
-    rows = []
-    for name, info in state["notebooks"].items():
-        status = info.get("status", "?")
-        links = []
-        for key, label in (("html", "HTML"), ("output", "notebook")):
-            if info.get(key):
-                links.append(f'<a href="{html.escape(Path(info[key]).name, quote=True)}">{label}</a>')
-        seconds = info.get("seconds")
-        rows.append(
-            f"<tr class='{html.escape(status)}'><td>{html.escape(name)}</td><td>{html.escape(status)}</td>"
-            f"<td>{'' if seconds is None else f'{seconds:.1f}'}</td><td>{' '.join(links)}</td>"
-            f"<td>{html.escape(info.get('error', ''))}</td></tr>")
+    """``index.html``: what every notebook's run shows (its computed findings and key figures), the seeds'
+    claims beside the runs made under their conditions, then links to each notebook's reading view and full
+    page. All text from notebooks and data is escaped."""
+    from .report_tables import load, seed_comparison
+
+    runs = {r["notebook"]: r for r in load(profile)}
+    sections = "".join(_notebook_section(name, info, runs.get(name), out_dir)
+                       for name, info in state["notebooks"].items() if name != REPORT_NOTEBOOK)
+    seeds = seed_comparison(list(runs.values())).to_html(index=False, escape=True, border=0, na_rep="")
+    failed = [n for n, i in state["notebooks"].items() if i.get("status") == "failed"]
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>picseq report ({html.escape(profile)})</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}} td,th{{padding:.3em .8em;border-bottom:1px solid #ddd;
-text-align:left;vertical-align:top}} tr.failed td{{background:#fdd}} tr.skipped td{{color:#777}}</style></head>
+<html><head><meta charset="utf-8"><title>picseq report ({html.escape(profile)})</title><style>{_STYLE}</style></head>
 <body><h1>picseq report &mdash; profile <code>{html.escape(profile)}</code></h1>
-<p>Generated {html.escape(state['finished'])} at commit <code>{html.escape(state.get('commit', '?'))}</code>.
-Start with <a href="{REPORT_NOTEBOOK}.html">the summary ({REPORT_NOTEBOOK})</a>: every metric with its provenance
-(real / bundled / stand-in) beside the numbers the source documents reported.</p>
-<table><tr><th>notebook</th><th>status</th><th>wall s</th><th>open</th><th>error</th></tr>
-{''.join(rows)}
-</table></body></html>
+<p class="meta">Generated {html.escape(state['finished'])} at commit <code>{html.escape(state.get('commit', '?'))}</code>.
+{f"<span class='status-failed'>Failed: {html.escape(', '.join(failed))}.</span>" if failed else "Every notebook ran."}
+Every number carries its provenance (real / bundled / stand-in); the <a href="{REPORT_NOTEBOOK}.reading.html">summary
+notebook</a> lists them all.</p>
+<h2>What each notebook's run shows</h2>
+<p class="meta">Computed by each notebook from this run's own metrics; "read" opens the notebook without its code.</p>
+{sections}
+<h2>The source documents' claims beside runs made under their conditions</h2>
+<p class="meta">Each claim is set only beside a run of the seed's own recipe; what still differs is listed.</p>
+{seeds}
+</body></html>
 """
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")

@@ -40,12 +40,15 @@ def test_report_runs_everything_reports_failures_and_resumes(tiny_suite, capsys)
     assert nbs["02_fail"]["status"] == "failed" and "boom" in nbs["02_fail"]["error"]
     assert state["failed"] == ["02_fail"]
     for name in nbs:
-        assert (out_dir / f"{name}.ipynb").is_file() and (out_dir / f"{name}.html").is_file()
+        for suffix in (".ipynb", ".html", ".reading.html"):
+            assert (out_dir / f"{name}{suffix}").is_file(), name + suffix
+    reading = (out_dir / "01_ok.reading.html").read_text()
+    assert "fine" in reading and "print(&#39;fine" not in reading and "print('fine" not in reading, "code hidden"
     executed = nbformat.read(str(out_dir / "99_report.ipynb"), as_version=4)
     assert "summary of smoke" in str(executed.cells[-1].outputs)
     index = (out_dir / "index.html").read_text()
     assert "&lt;script&gt;" in index and "<script>alert" not in index, "text from notebooks is escaped"
-    assert 'href="01_ok.html"' in index
+    assert 'href="01_ok.reading.html"' in index and 'href="01_ok.html"' in index and "Failed: 02_fail" in index
     assert "FAILED: 02_fail" in capsys.readouterr().err
 
     # second run: the unchanged successful notebook is kept, the failed one runs again
@@ -95,3 +98,33 @@ def test_only_accepts_a_number_a_name_prefix_or_the_full_name(tmp_path):
         assert report.select(paths, [wanted]) == [paths[1]], wanted
     with pytest.raises(SystemExit, match=r"unknown notebook\(s\) \['04_resnet'\]; available: 00_data_tour"):
         report.select(paths, ["04_resnet"])
+
+
+def test_the_index_leads_with_each_notebooks_findings_and_key_figures(tmp_project):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from picseq_utils import metrics
+    from picseq_utils.data import Provenance
+
+    writer = metrics.start_run("04_vit_vs_resnet_cifar10", "smoke")
+    writer.add_data(Provenance("CIFAR-10", "standin", "/x", "generated", 10, 5, 10, (3, 32, 32)))
+    figure = tmp_project / "figures" / "curves.png"
+    figure.parent.mkdir(parents=True)
+    plt.subplots()[0].savefig(figure)
+    writer.add_figure(figure, "curves <b>", key=True)
+    writer.add_figure(tmp_project / "figures" / "other.png", "not a key figure")
+    writer.set_findings(["**ResNet-18 beats ViT**: 90 % vs 50 % <script>x</script>"], "**A pipeline check, not a finding**")
+    writer.finish()
+    out_dir = tmp_project / "reports" / "smoke"
+    state = {"finished": "now", "commit": "abc", "notebooks": {
+        "04_vit_vs_resnet_cifar10": {"status": "ok", "seconds": 12.0, "html": str(out_dir / "04_vit_vs_resnet_cifar10.html")},
+        "05_vit_vs_resnet_cifar100_cutmix": {"status": "failed", "error": "boom", "seconds": 1.0}}}
+    page = report.render_index("smoke", state, out_dir).read_text()
+    assert "<strong>ResNet-18 beats ViT</strong>" in page and "<script>x" not in page
+    assert "A pipeline check, not a finding" in page
+    assert 'src="../../figures/curves.png"' in page and "other.png" not in page
+    assert "No completed run of this notebook" in page and "boom" in page
+    assert page.index("What each notebook") < page.index("claims beside runs")

@@ -13,17 +13,34 @@ def write_run(notebook, entries, data=None):
     return writer
 
 
-def test_seed_comparison_puts_ours_beside_the_claim_with_provenance_and_conditions(tmp_project):
+def test_a_claim_is_set_only_beside_the_run_of_its_own_recipe_with_what_still_differs(tmp_project):
     standin = Provenance("CIFAR-10", "standin", "/x", "generated", 10, 5, 10, (3, 32, 32))
-    write_run("04_vit_vs_resnet_cifar10", [("test_acc_resnet18", 0.9, dict(unit="accuracy", std=0.01, n=3, lr=0.1))],
-              data=standin)
-    table = report_tables.seed_comparison(report_tables.load("smoke")).set_index(["notebook", "metric"])
-    row = table.loc[("04_vit_vs_resnet_cifar10", "test_acc_resnet18")]
-    assert row["seed reported"] == "about 88.00%" and row["picseq"] == "90.00%" and row["± std"] == "1.00%"
-    assert row["picseq provenance"] == "stand-in" and row["picseq conditions"] == "lr=0.1"
-    assert table.loc[("05_vit_vs_resnet_cifar100_cutmix", "test_acc_resnet18"), "picseq"] == "not run"
+    write_run("04_vit_vs_resnet_cifar10", [
+        ("test_acc_resnet18", 0.95, dict(unit="accuracy", std=0.01, n=3)),  # picseq's recipe: never beside a claim
+        ("seed003_recipe_test_acc_resnet18_scratch", 0.8, dict(unit="accuracy", std=0.02, n=2,
+                                                                 conditions="Adam, batch 64, 64 px, 2 epochs",
+                                                                 differs="stand-in data, 64 px not 224, 2 epochs")),
+        ("seed003_recipe_test_acc_vit_b16_imagenet", None, dict(unit="accuracy", note="ImageNet weights unavailable")),
+    ], data=standin)
+    table = report_tables.seed_comparison(report_tables.load("smoke")).set_index(["seed", "claim"])
+    row = table.loc[("003", "about 88.00%")]
+    assert row["our run of that recipe"] == "80.00% ± 2.00%" and row["provenance"] == "stand-in"
+    assert row["what our run did"] == "Adam, batch 64, 64 px, 2 epochs" and "64 px not 224" in row["what still differs"]
+    assert table.loc[("003", "about 65.00%"), "our run of that recipe"] == "no comparable run in this profile"
+    assert "95.00%" not in table.to_string(), "picseq's own recipe is not paired with the seed's claim"
+    assert set(table.index.get_level_values("seed")) == {"000", "001", "002", "003", "004"}
     every = report_tables.metrics_table(report_tables.load("smoke"))
     assert every.iloc[0]["provenance"] == "stand-in" and every.iloc[0]["± std"] == "1.00%"
+
+
+def test_findings_of_every_notebook_are_gathered_with_their_caveat(tmp_project):
+    from picseq_utils import metrics
+
+    writer = metrics.start_run("06_idmm_small_data_pretraining", "smoke")
+    writer.set_findings(["IDMM and random init are **not distinguishable at this budget**"], "real digits")
+    writer.finish()
+    text = report_tables.findings_markdown(report_tables.load("smoke"))
+    assert "### 06_idmm_small_data_pretraining" in text and "*real digits*" in text and "not distinguishable" in text
 
 
 def test_figure_headings_escape_text_that_comes_from_data(tmp_project):
