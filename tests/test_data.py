@@ -147,3 +147,18 @@ def test_a_stand_in_written_by_another_generator_version_is_regenerated(tmp_path
                         lambda root, classes: write_cifar_standin(root, classes, n_train=30, n_test=10))
     assert load_cifar10(source="standin", root=tmp_path).train.images.shape[0] == 30, "stale files are rewritten"
     assert (folder / ".picseq_standin").read_text() != ""
+
+
+def test_a_rehearsal_root_serves_stand_ins_through_the_real_path_labelled_as_stand_ins(tmp_path):
+    from picseq_utils.data import datasets
+
+    root = datasets.write_rehearsal_root(tmp_path / "rehearsal", cifar_images=(100, 20), flowers_per_class=(1, 1, 1))
+    assert (root / "cifar-10-batches-py" / "data_batch_1").is_file(), "where torchvision's real parser looks"
+    for data in (load_cifar10(source="real", root=root, download=False),
+                 load_cifar100(source="real", root=root, download=False),
+                 load_flowers102(source="real", root=root, download=False, image_size=16)):
+        assert data.provenance.kind == "standin" and "rehearsal" in data.provenance.note
+    assert len(load_cifar10(source="real", root=root, download=False).train) == 100
+    (root / datasets.REHEARSAL_MARK).unlink()  # without the mark the same files fail the real MD5 checks
+    with pytest.raises(datasets.DataCorruptError, match="MD5 mismatch"):
+        load_cifar10(source="real", root=root, download=False)
