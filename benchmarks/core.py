@@ -12,8 +12,7 @@ from typing import Callable
 import torch
 
 from picseq_utils.metrics import jsonable, write_json_atomic
-from picseq_utils.report_tables import (BENCHMARK_COLUMNS, GPU_NOT_MEASURED, benchmark_row, gpu_measured,
-                                        load_benchmark_results)
+from .tables import BENCHMARK_COLUMNS, GPU_NOT_MEASURED, benchmark_row, gpu_measured, load_benchmark_results
 from picseq_utils.runtime import device_kind, environment_info
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -18,11 +18,12 @@ import time
 import torch
 from torch.nn import functional as F
 
-from picseq_utils.data import DeviceLoader, conventional_loader, load_cifar10
+from picseq_utils.data import DeviceLoader, load_cifar10
 from picseq_utils.models import build_model, count_parameters
 from picseq_utils.runtime import seed_everything
 from picseq_utils.train import autocast_for, fit
 
+from .conventional import conventional_loader
 from .core import Side, compare
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .metrics import load_metrics
-from .paths import project_root, reports_dir
+from .paths import reports_dir
 
 #: What the source documents reported, each keyed to the metric of the run made under its own recipe.
 #: Accuracies are fractions; ``kind`` says how to read the claim. Our improved recipes are not set beside
@@ -196,69 +196,6 @@ def notebook_timings(profile: str) -> pd.DataFrame:
     state = json.loads(path.read_text())
     return pd.DataFrame([{"notebook": k, "status": v.get("status"), "seconds": v.get("seconds")}
                          for k, v in state.get("notebooks", {}).items()])
-
-
-# --------------------------------------------------------------------------- benchmarks (``make bench``)
-
-#: What one H100 should do (issue targets); shown where no CUDA results file exists yet.
-GPU_NOT_MEASURED = ("**GPU: not measured** — no CUDA results file in `benchmarks/results/` yet; run `make bench` on a "
-                    "GPU machine (targets for one H100: ResNet-18 32-px training >= 30,000 images/s with < 5% data "
-                    "wait; ViT (patch 4, ~11M) >= 15,000 images/s; seed-000 cached-embedding path >= 50x end-to-end).")
-BENCHMARK_COLUMNS = ["benchmark", "metric", "first side", "median", "second side", "median ", "ratio",
-                     "data wait (first / second)", "share of peak (first / second)", "target", "met", "checks"]
-
-
-def benchmark_results_dir() -> Path:
-    return project_root() / "benchmarks" / "results"
-
-
-def load_benchmark_results(folder: Path | None = None) -> list[dict]:
-    """Every ``benchmarks/results/<device-kind>.json`` written by ``make bench``, by device kind."""
-    return [json.loads(path.read_text()) for path in sorted(Path(folder or benchmark_results_dir()).glob("*.json"))]
-
-
-def gpu_measured(contents: list[dict]) -> bool:
-    return any(c["device_kind"].startswith("cuda") for c in contents)
-
-
-def _fmt_speed(value, metric: str) -> str:
-    if value is None:
-        return "-"
-    if "fraction" in metric:
-        return f"{value:.1%}"
-    return f"{value:,.1f}" if value >= 10 else f"{value:.3g}"
-
-
-def benchmark_row(result: dict) -> dict:
-    """One paired benchmark as display strings (the columns of ``BENCHMARK_COLUMNS``)."""
-    a, b = result["sides"][result["a"]], result["sides"][result["b"]]
-    return {
-        "benchmark": result["benchmark"], "metric": result["metric"],
-        "first side": result["a"], "median": _fmt_speed(a["median"], result["metric"]),
-        "second side": result["b"], "median ": _fmt_speed(b["median"], result["metric"]),
-        "ratio": "-" if result["ratio"] is None else f"{result['ratio']:.2f}x",
-        "data wait (first / second)": (f"{a['data_wait']:.1%} / {b['data_wait']:.1%}"
-                                       if "data_wait" in a and "data_wait" in b else ""),
-        "share of peak (first / second)": (f"{a['peak_share']:.0%} of {a.get('dtype', '')} / "
-                                           f"{b['peak_share']:.0%} of {b.get('dtype', '')}"
-                                           if "peak_share" in a and "peak_share" in b else ""),
-        "target": ", ".join(f"{k}={v}" for k, v in (result.get("target") or {}).items()),
-        "met": {True: "yes", False: "no"}.get(result.get("target_met"), ""),
-        "checks": result["checks"] if isinstance(result["checks"], str) else "; ".join(result["checks"]),
-    }
-
-
-def benchmark_table(folder: Path | None = None) -> pd.DataFrame:
-    """Every paired benchmark of every device kind measured so far, one row each (the report's speed table)."""
-    rows = []
-    for content in load_benchmark_results(folder):
-        env = content["environment"]
-        for result in content["results"]:
-            if result.get("kind") != "table":
-                rows.append({"device": f"{content['device_kind']} ({env.get('device_name', '?')})",
-                             **benchmark_row(result), "commit": result.get("commit", env.get("git_commit")),
-                             "measured": result.get("finished", content["finished"])})
-    return pd.DataFrame(rows, columns=["device", *BENCHMARK_COLUMNS, "commit", "measured"])
 
 
 def load(profile: str) -> list[dict]:

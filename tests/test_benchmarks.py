@@ -51,7 +51,7 @@ def test_markdown_renders_results_and_marks_the_gpu_not_measured(tmp_path, monke
 
 
 def test_report_table_has_one_row_per_paired_benchmark_and_device(tmp_path):
-    from picseq_utils import report_tables
+    from benchmarks import tables as report_tables
 
     fast = core.compare("train x", "images/s", side("picseq", [3, 3, 3, 3]), side("conventional", [1, 1, 1, 1]),
                         repetitions=3, target={"min_ratio": 1.3})
@@ -83,3 +83,12 @@ def test_a_partial_run_keeps_the_other_benchmarks_rows(tmp_path, monkeypatch):
     assert set(rows) == {"train x", "clips y"}
     assert rows["train x"]["ratio"] == pytest.approx(4) and rows["clips y"]["ratio"] == pytest.approx(3)
     assert all("commit" in r and "finished" in r for r in rows.values())
+
+
+def test_conventional_loader_matches_shapes():
+    from benchmarks.conventional import conventional_loader
+    from test_loaders import labelled_split
+
+    loader = conventional_loader(labelled_split(16, 8), 4, num_workers=0, mean=(0.5,) * 3, std=(0.5,) * 3)
+    x, y = next(iter(loader))
+    assert x.shape == (4, 3, 8, 8) and y.shape == (4,)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from picseq_utils.data import (DeviceLoader, ImageSplit, conventional_loader, eval_loader, random_crop, random_flip,
+from picseq_utils.data import (DeviceLoader, ImageSplit, eval_loader, random_crop, random_flip,
                                random_resized_crop)
 
 
@@ -90,12 +90,6 @@ def test_random_resized_crop_gives_per_sample_crops_of_the_requested_size():
     assert out.shape == (6, 3, 16, 16)
     full = random_resized_crop(x, 32, scale=(1.0, 1.0), ratio=(1.0, 1.0))
     assert torch.allclose(full, x, atol=1e-5)  # the whole image at the same size is the identity
-
-
-def test_conventional_loader_matches_shapes():
-    loader = conventional_loader(labelled_split(16, 8), 4, num_workers=0, mean=(0.5,) * 3, std=(0.5,) * 3)
-    x, y = next(iter(loader))
-    assert x.shape == (4, 3, 8, 8) and y.shape == (4,)
 
 
 def test_tensor_loader_batches_any_tensors_and_reshuffles_per_epoch():
