@@ -152,7 +152,10 @@ class Run:
 
     def finish(self) -> Path:
         """The notebook ran to its end: its metrics replace the last good run's (atomically)."""
+        from .train import FIT_LOG
+
         self.sync()
+        self.writer.content["fits"] = metrics.jsonable(FIT_LOG)
         path = self.writer.finish()
         print(f"metrics of this run: {path}")
         return path
@@ -172,7 +175,10 @@ def _changes(changed: dict, names) -> str:
 
 def setup(notebook: str, namespace: dict, *, quiet: bool = False) -> Run:
     """Validate parameters, seed everything, choose the device, start the metrics file."""
+    from .train import FIT_LOG
+
     params = validate(notebook, notebook_parameters(namespace))
+    FIT_LOG.clear()
     seed_everything(params["seed"])
     device = select_device(params["device"])
     env = environment_info(device)

@@ -39,6 +39,11 @@ HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "l
                    "data_wait", "elapsed", "fp32_redone_steps"]
 
 
+#: Every ``fit`` call since the notebook's setup: what it trained (the run's metrics file keeps it, and the
+#: GPU cost estimate is checked against it in the rehearsal).
+FIT_LOG: list[dict] = []
+
+
 class TrainingError(RuntimeError):
     """Training cannot go on: out of memory, a non-finite loss, or a bad configuration."""
 
@@ -371,6 +376,10 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     finally:
         bar.close()
     frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    FIT_LOG.append({"desc": desc, "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
+                    "samples_per_epoch": getattr(train_loader, "num_samples", None) or steps_per_epoch * (
+                        _batch_size(train_loader) or 0), "epochs": epochs, "resumed_from": start_epoch,
+                    "seconds": float(frame["seconds"].sum())})
     return FitResult(model, frame, config, resumed_from=start_epoch,
                      checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None)
 

@@ -96,3 +96,15 @@ def test_a_bad_value_or_a_data_parameter_reassigned_after_setup_stops_the_run(tm
     ns["samples_per_class"], ns["data_root"] = 4, "elsewhere"
     with pytest.raises(ParameterError, match="data_root changed after setup"):
         run.checkpoint_dir("x")
+
+
+def test_a_finished_run_lists_what_it_trained(tmp_project):
+    import json
+
+    from training_helpers import quick_fit
+
+    run = nb.setup("00_data_tour", namespace(), quiet=True)
+    quick_fit(epochs=2, desc="tiny")
+    content = json.loads(run.finish().read_text())
+    (fit,) = content["fits"]
+    assert fit["desc"] == "tiny" and fit["epochs"] == 2 and fit["samples_per_epoch"] == 64 and fit["parameters"] > 0
