@@ -16,7 +16,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-PROFILES = ("smoke", "cpu", "full")
+#: smoke: the notebooks' defaults (CPU, minutes); cpu: longer studies for a laptop; gpu: the full study's most
+#: informative runs within about one H100-hour; full: the real study on one GPU; rehearsal: the full profile
+#: with only sizes made small, run on the CPU on stand-ins in the real layout (``make rehearse``).
+PROFILES = ("smoke", "cpu", "gpu", "full", "rehearsal")
 
 #: The notebooks; each one's schema is ``PARAMS`` in ``picseq_utils/schemas/s<NN>.py`` (imported lazily).
 NOTEBOOK_SCHEMAS: tuple[str, ...] = (
@@ -216,7 +219,8 @@ def divides(numerator: str, denominator: str) -> Callable[[dict], str | None]:
 
 
 def load_profile(profile: str, params_dir: str | Path | None = None) -> dict:
-    """Read ``params/<profile>.yaml``: ``{"common": {...}, "notebooks": {name: {...}}}``."""
+    """Read ``params/<profile>.yaml``: ``{"common": {...}, "notebooks": {name: {...}}}``. A file with
+    ``extends: <profile>`` starts from that profile's values and overrides them (common, then per notebook)."""
     from .paths import project_root
 
     if profile not in PROFILES:
@@ -226,12 +230,22 @@ def load_profile(profile: str, params_dir: str | Path | None = None) -> dict:
         raise ParameterError(f"no parameter file {path}; expected one per profile: {', '.join(PROFILES)}")
     with open(path) as handle:
         content = yaml.safe_load(handle) or {}
-    if not isinstance(content, dict) or set(content) - {"common", "notebooks"}:
-        raise ParameterError(f"{path}: expected top-level keys 'common' and 'notebooks', got {sorted(content)}")
+    if not isinstance(content, dict) or set(content) - {"common", "notebooks", "extends"}:
+        raise ParameterError(f"{path}: expected top-level keys 'common', 'notebooks' (and 'extends'), got {sorted(content)}")
     for key in ("common", "notebooks"):
         if not isinstance(content.get(key) or {}, dict):
             raise ParameterError(f"{path}: '{key}' must be a mapping")
-    return {"common": content.get("common") or {}, "notebooks": content.get("notebooks") or {}}
+    own = {"common": content.get("common") or {}, "notebooks": content.get("notebooks") or {}}
+    base = content.get("extends")
+    if base is None:
+        return own
+    if base == profile or base not in PROFILES:
+        raise ParameterError(f"{path}: 'extends: {base}' must name another profile ({', '.join(PROFILES)})")
+    parent = load_profile(base, params_dir)
+    notebooks = {name: {**(parent["notebooks"].get(name) or {}), **(own["notebooks"].get(name) or {})}
+                 for name in {*parent["notebooks"], *own["notebooks"]}}
+    return {"common": {**parent["common"], **own["common"]}, "notebooks": notebooks, "extends": base,
+            "overrides": own}
 
 
 def profile_parameters(profile: str, notebook: str, params_dir: str | Path | None = None) -> dict:
@@ -241,6 +255,6 @@ def profile_parameters(profile: str, notebook: str, params_dir: str | Path | Non
     if unknown:
         raise ParameterError(
             f"params/{profile}.yaml names unknown notebooks {sorted(unknown)}; known: {', '.join(NOTEBOOK_SCHEMAS)}")
-    values = {"profile": profile, **content["common"], **(content["notebooks"].get(notebook) or {})}
+    values = {**content["common"], **(content["notebooks"].get(notebook) or {}), "profile": profile}
     names = set(schema_for(notebook).params)
     return {k: v for k, v in values.items() if k in names or k in (content["notebooks"].get(notebook) or {})}

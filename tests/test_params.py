@@ -84,7 +84,7 @@ def test_schema_requires_the_common_parameters():
 def test_unknown_notebook_and_profile_are_rejected_with_the_valid_names():
     with pytest.raises(ParameterError, match="known notebooks: 00_data_tour"):
         P.schema_for("07_nothing")
-    with pytest.raises(ParameterError, match="valid: smoke, cpu, full"):
+    with pytest.raises(ParameterError, match="valid: smoke, cpu, gpu, full, rehearsal"):
         P.load_profile("fast")
 
 
@@ -143,3 +143,15 @@ def test_the_photo_parameters_list_the_bundled_photographs():
         assert tuple(spec.params["photo"].choices) == tuple(PHOTOS)
         with pytest.raises(ParameterError, match="'photo' = 'mona_lisa' is not a valid choice; valid: 'astronaut'"):
             spec.params["photo"].check("photo", "mona_lisa")
+
+
+def test_a_profile_that_extends_another_overrides_only_what_it_names(tmp_path):
+    (tmp_path / "full.yaml").write_text("common:\n  profile: full\n  data_source: real\n"
+                                        "notebooks:\n  99_report:\n    show_figures: true\n")
+    (tmp_path / "gpu.yaml").write_text("extends: full\ncommon:\n  profile: gpu\nnotebooks:\n  99_report:\n"
+                                       "    show_figures: false\n")
+    assert P.profile_parameters("gpu", "99_report", tmp_path) == {"profile": "gpu", "show_figures": False}
+    assert P.load_profile("gpu", tmp_path)["common"]["data_source"] == "real"
+    (tmp_path / "cpu.yaml").write_text("extends: cpu\n")
+    with pytest.raises(ParameterError, match="must name another profile"):
+        P.load_profile("cpu", tmp_path)
