@@ -50,7 +50,7 @@ def test_valid_values_pass_and_numbers_are_normalised():
     ({"fraction": 1.5}, "must be <= 1.0"),
     ({"fractions": [0.5, 2.0]}, "'fractions[1]' = 2.0 must be <= 1.0"),
     ({"model": "resnet50"}, "valid: 'resnet18_cifar', 'vit_cifar'"),
-    ({"profile": "huge"}, "valid: 'smoke', 'cpu', 'full'"),
+    ({"profile": "huge"}, "valid: 'smoke', 'cpu', 'gpu', 'full', 'rehearsal'"),
     ({"lr": float("nan")}, "must be a finite number"),
     ({"lr": 0.0}, "must be > 0"),
     ({"patch_size": 5}, "patch_size=5 must divide image_size=32"),
