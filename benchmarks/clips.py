@@ -1,4 +1,5 @@
-"""Benchmarks 2 and 3: clip augmentation throughput, and the seed-000 model's cached-embedding path."""
+"""Benchmarks 2 and 3: clip augmentation throughput (notebook 01's code), and the seed-000 model's cached-embedding path
+(notebook 02's code), both imported from the modules generated from the notebooks' ``#| export`` cells."""
 from __future__ import annotations
 
 import time
@@ -6,8 +7,8 @@ import time
 import torch
 from torch import nn
 
-from picseq_utils import clip_augment as ca
-from picseq_utils import clip_model as cm
+from picseq_lessons import clip_augmentation as ca
+from picseq_lessons import resnet_embedded_transformer as cm
 from picseq_utils.data.clips import generate_clips
 from picseq_utils.data import TensorLoader
 from picseq_utils.models import count_parameters
@@ -52,7 +53,7 @@ def cached_vs_end_to_end(device: torch.device, *, clips: int = 64, size: int = 1
     backbone, _ = cm.resnet18_backbone(imagenet=False)
     frozen = cm.FrozenBackbone(backbone).to(device)
     t0 = time.perf_counter()
-    features = cm.embed_clips(frozen, clip_tensor, device, progress=False)
+    features = cm.embed_clips(frozen, clip_tensor, device)
     cache_seconds = time.perf_counter() - t0
 
     def side(path):

@@ -7,16 +7,18 @@ starts the same way, then deflates after a random peak frame (the 4th to 6th). T
 0-2 distractor shapes (squares and triangles that drift but never change size) are drawn from the
 same distributions in both classes. The first four frames are therefore identically distributed in
 both classes, and a single late frame only hints (a bigger balloon is more often a success): the
-outcome is in how the scene evolves. ``clip_model``'s per-frame baseline measures what one frame gives.
+outcome is in how the scene evolves. Notebook 02's per-frame baseline measures what one frame gives.
 
 Clips live on disk as ``<root>/<set>/{success,failure}/<clip_id>/frame_00.png ...`` - the same format
-for generated clips and for a user's own, read by :func:`load_clip_folder` with clear errors for bad
+for generated clips and for a user's own, read by :func:`load_clip_folder`: any frame size (resized to
+``frame_size`` on load: shorter side, then centre crop), PNG or JPEG, any colour mode; clear errors for bad
 input (naming the clip).
 """
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -30,7 +32,7 @@ from .provenance import Provenance
 from .provenance import DataCorruptError, DataUnavailableError
 from ..paths import data_root
 
-CLASSES = ("failure", "success")  # label 0, label 1
+CLASSES = ("failure", "success")  # label 0, label 1 (sorted names)
 FRAMES = 8
 GENERATOR_VERSION = 1
 
@@ -48,6 +50,7 @@ class ClipSet:
     ids: tuple[str, ...]
     classes: tuple[str, ...]
     provenance: Provenance
+    notes: tuple[str, ...] = ()  # what the loader did: classes and their labels, sizes, conversions, skipped files
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -162,58 +165,103 @@ def _frame_order(path: Path) -> tuple:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.name))
 
 
-def load_clip_folder(folder: str | Path, kind: str = "real", origin: str = "", name: str | None = None) -> ClipSet:
-    """Read ``folder/<class>/<clip_id>/frame_*.png``: every clip must have the same number of frames
-    and every frame the same size. Class folders are sorted by name, except that a ``failure`` /
-    ``success`` pair is labelled 0 / 1."""
-    from PIL import Image, UnidentifiedImageError
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith((".", "__"))  # .DS_Store, .ipynb_checkpoints, __MACOSX
+
+
+def _read_frame(path: Path, clip_dir: Path, frame_size: int | None, modes: Counter) -> tuple[np.ndarray, tuple]:
+    """One frame as RGB uint8 (H, W, 3) and its original (H, W); with ``frame_size``: the shorter side resized to
+    it (antialiased bicubic) and the centre ``frame_size`` x ``frame_size`` cropped - a JPEG is decoded at a
+    reduced scale first, so memory follows ``frame_size``, not the camera's resolution."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            original = (img.height, img.width)
+            if frame_size and img.format == "JPEG":
+                img.draft("RGB", (frame_size, frame_size))  # keeps both sides >= frame_size
+            modes[img.mode] += 1
+            if img.mode == "F":
+                raise ClipFolderError(f"clip {clip_dir}: {path.name} holds 32-bit float pixels; save frames as 8- or "
+                                      f"16-bit images")
+            if img.mode.startswith("I"):  # 16-bit frames: 0..65535 scaled to 0..255
+                img = Image.fromarray((np.asarray(img, np.float64) / 257).clip(0, 255).astype(np.uint8))
+            img = img.convert("RGB")
+            if frame_size and img.size != (frame_size, frame_size):
+                img = ImageOps.fit(img, (frame_size, frame_size), Image.Resampling.BICUBIC)
+            return np.asarray(img), original
+    except (UnidentifiedImageError, OSError) as err:
+        raise ClipFolderError(f"clip {clip_dir}: {path.name} is not a readable image ({err}); replace it with a "
+                              f"valid frame (PNG/JPEG) or delete it") from err
+
+
+def load_clip_folder(folder: str | Path, frame_size: int | None = None, frames: int | None = FRAMES, kind: str = "real",
+                     origin: str = "", name: str | None = None) -> ClipSet:
+    """Read ``folder/<class>/<clip_id>/<frame images>``; labels follow the sorted class-folder names
+    (``failure`` = 0, ``success`` = 1). Accepted: PNG, JPEG (and BMP, WebP, TIFF) frames of any size and
+    mode; grayscale, palette, CMYK and RGBA frames are converted to RGB (alpha dropped), 16-bit frames scaled
+    from 0..65535 to 0..255. With ``frame_size`` every
+    frame's shorter side is resized to ``frame_size`` and the centre square cropped; without it all clips
+    must share one size. Every clip needs ``frames`` frames (None: as many as the first clip), taken in
+    natural name order. Hidden entries are ignored; other non-image files are skipped and listed in
+    ``notes``. Anything else is a :class:`ClipFolderError` naming the clip."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ClipFolderError(f"no clip folder at {folder}; expected {folder}/<class>/<clip_id>/frame_00.png ...")
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and _visible(p))
     if len(classes) < 2:
         raise ClipFolderError(f"{folder} has {len(classes)} class folder(s) ({', '.join(classes) or 'none'}); "
                               f"at least 2 are needed, e.g. success/ and failure/")
-    if set(classes) == set(CLASSES):
-        classes = list(CLASSES)
-    clips, labels, ids = [], [], []
-    shape = None
+    clips, labels, ids, skipped, modes, sizes = [], [], [], [], Counter(), Counter()
     for label, cls in enumerate(classes):
-        clip_dirs = sorted(p for p in (folder / cls).iterdir() if p.is_dir() and not p.name.startswith("."))
+        clip_dirs = sorted(p for p in (folder / cls).iterdir() if p.is_dir() and _visible(p))
         if not clip_dirs:
             raise ClipFolderError(f"class folder {folder / cls} has no clips; put each clip in its own sub-folder "
                                   f"of frame_00.png, frame_01.png, ...")
         for clip_dir in clip_dirs:
-            files = sorted((p for p in clip_dir.iterdir() if not p.name.startswith(".")), key=_frame_order)
-            frames = []
-            for path in files:
-                try:
-                    with Image.open(path) as img:
-                        frames.append(np.asarray(img.convert("RGB")))
-                except (UnidentifiedImageError, OSError) as err:
-                    raise ClipFolderError(f"clip {clip_dir}: {path.name} is not a readable image ({err}); "
-                                          f"replace it with a valid frame (PNG/JPEG) or delete it - a clip folder "
-                                          f"must hold only its frame images") from err
-            if not frames:
-                raise ClipFolderError(f"clip {clip_dir} has no frames")
-            sizes = {f.shape for f in frames}
-            if len(sizes) != 1:
-                raise ClipFolderError(f"clip {clip_dir}: frames differ in size {sorted(sizes)}; resize them to one size")
-            this = (len(frames), *frames[0].shape)
-            if shape is None:
-                shape = this
-            elif this != shape:
-                raise ClipFolderError(f"clip {clip_dir} has {this[0]} frames of {this[1]}x{this[2]}, but earlier clips "
-                                      f"have {shape[0]} frames of {shape[1]}x{shape[2]}; all clips must match")
-            clips.append(np.stack(frames))
+            entries = [p for p in clip_dir.iterdir() if _visible(p) and p.is_file()]
+            skipped += [f"{cls}/{clip_dir.name}/{p.name}" for p in entries if p.suffix.lower() not in IMAGE_SUFFIXES]
+            files = sorted((p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES), key=_frame_order)
+            expected = frames or (len(clips[0]) if clips else len(files))
+            if not files:
+                raise ClipFolderError(f"clip {clip_dir} has no frames (image files: {', '.join(IMAGE_SUFFIXES)})")
+            if len(files) != expected:
+                raise ClipFolderError(
+                    f"clip {clip_dir} has {len(files)} frames, but " + (f"the model takes {frames} per clip; give every "
+                    f"clip exactly {frames} frames (e.g. {frames} evenly spaced frames of a longer video)" if frames else
+                    f"earlier clips have {expected} frames; all clips must match"))
+            read = [_read_frame(path, clip_dir, frame_size, modes) for path in files]
+            if len({original for _, original in read}) != 1:
+                raise ClipFolderError(f"clip {clip_dir}: frames differ in size {sorted({o for _, o in read})}; resize "
+                                      f"them to one size")
+            clip = np.stack([frame for frame, _ in read])
+            if clips and clip.shape != clips[0].shape:
+                raise ClipFolderError(f"clip {clip_dir} has frames of {clip.shape[1]}x{clip.shape[2]}, but earlier "
+                                      f"clips have {clips[0].shape[1]}x{clips[0].shape[2]}; all clips must match "
+                                      f"(or pass frame_size to resize them on load)")
+            sizes[read[0][1]] += 1
+            clips.append(clip)
             labels.append(label)
             ids.append(f"{cls}/{clip_dir.name}")
     array = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3).contiguous()
+    used = tuple(array.shape[-2:])
+    notes = [f"classes: {', '.join(f'{i} = {c}' for i, c in enumerate(classes))}",
+             "frame size (H x W): " + ", ".join(f"{h}x{w} ({n} clips)" for (h, w), n in sizes.most_common())
+             + (f" -> {used[0]}x{used[1]} (shorter side resized to {frame_size}, centre crop)"
+                if frame_size and set(sizes) != {used} else " (as stored)")]
+    if set(modes) - {"RGB"}:
+        notes.append("converted to RGB: " + ", ".join(f"{n} {m} frames" for m, n in sorted(modes.items()) if m != "RGB")
+                     + (" (alpha dropped)" if any("A" in m for m in modes) else "")
+                     + (" (16-bit: 0..65535 scaled to 0..255)" if any(m.startswith("I") for m in modes) else ""))
+    if skipped:
+        notes.append(f"skipped {len(skipped)} non-image file(s): {', '.join(skipped[:5])}" + (" ..." if len(skipped) > 5 else ""))
     prov = Provenance(name or f"clips:{folder.name}", kind, str(folder), origin or f"clip folder {folder}",
                       len(ids), 0, len(classes), tuple(array.shape[1:]),
-                      note=f"{len(ids)} clips of {array.shape[1]} frames")
-    return ClipSet(array, torch.tensor(labels), tuple(ids), tuple(classes), prov)
+                      note=f"{len(ids)} clips of {array.shape[1]} frames; " + "; ".join(notes))
+    return ClipSet(array, torch.tensor(labels), tuple(ids), tuple(classes), prov, tuple(notes))
 
 
 def generated_clips(n: int = 80, size: int = 112, seed: int = 0, root=None) -> ClipSet:
@@ -234,16 +282,6 @@ def generated_clips(n: int = 80, size: int = 112, seed: int = 0, root=None) -> C
     except ClipFolderError as err:
         raise DataCorruptError(f"the generated clips in {folder} are damaged ({err}); delete the folder and they "
                                f"are regenerated") from err
-
-
-def split_by_clip(labels: torch.Tensor, val_fraction: float = 0.25, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class-balanced train / validation indices of whole clips (75 / 25 by default, as in seed 000)."""
-    from .images import stratified_indices
-
-    val = stratified_indices(labels, val_fraction, seed)
-    mask = torch.ones(len(labels), dtype=torch.bool)
-    mask[val] = False
-    return mask.nonzero().squeeze(1), val
 
 
 def kfold_by_clip(labels: torch.Tensor, folds: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:

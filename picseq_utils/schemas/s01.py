@@ -3,6 +3,7 @@ from ..data import PHOTOS
 from ..params import Bool, DataRoot, DataSource, Int, List, Param, Str, schema
 
 MODES = ("augmentor", "torchvision")
+RULES = ("augmentor", "exact")
 
 PARAMS = schema({
     "data_root": DataRoot("data folder (generated clips go to <data_root>/clips)"),
@@ -10,14 +11,17 @@ PARAMS = schema({
     "clips_folder": Param(str, "a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips",
                           data=True),
     "n_clips": Int("generated clips (the seed had 80)", min=2),
-    "frame_size": Int("frame side length of generated clips", min=16, max=512),
-    "photo": Str("bundled photograph for the step gallery", choices=tuple(PHOTOS)),
+    "frame_size": Int("frame side length: generated clips' size; a folder's frames are resized to it on load "
+                      "(shorter side, then centre crop)", min=16, max=512),
+    "photo": Str("bundled photograph for the step gallery and the check against PIL", choices=tuple(PHOTOS)),
+    "augment_rules": Str("how values are drawn: 'augmentor' (round(U, 1) <= p, whole degrees: what the seed ran) or "
+                         "'exact' (U < p, continuous angles: the seed's text)", choices=RULES),
     "expansion_copies": Int("augmented copies per clip in the offline expansion (the seed: 32)", min=1),
     "expansion_clips": Int("clips expanded in the demonstration (0 = all)", min=0),
-    "throughput_sizes": List(Int(min=16), "frame sizes at which augmentation speed is measured"),
+    "throughput_sizes": List(Int(min=21), "frame sizes at which augmentation speed is measured"),
     "throughput_clips": Int("clips timed per mode and size", min=1),
     "consistency_checks": Int("random draws checked for frame consistency", min=1),
-    "show_mode": Str("mode shown in the clip figures", choices=MODES),
+    "show_mode": Str("mode of the offline expansion", choices=MODES),
     "fire_rate_draws": Int("draws for the firing-rate comparison", min=100),
     "device_augment": Bool("run the augmentation throughput on the notebook's device too (GPU)"),
 })

@@ -2,6 +2,7 @@
 from ..params import Bool, DataRoot, DataSource, Float, Int, Param, Str, schema
 
 AUGMENT_MODES = ("augmentor", "torchvision")
+RULES = ("augmentor", "exact")
 
 PARAMS = schema({
     "data_root": DataRoot("data folder (generated clips go to <data_root>/clips)"),
@@ -9,20 +10,24 @@ PARAMS = schema({
     "clips_folder": Param(str, "a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips",
                           data=True),
     "n_clips": Int("generated clips (the seed had 80)", min=4),
-    "frame_size": Int("frame side length (112 default, 224 as in the seed)", min=16, max=512),
-    "augment_mode": Str("augmentation mode of the offline expansion", choices=AUGMENT_MODES),
-    "copies": Int("augmented copies per clip (the seed: 32, 80 -> 2560)", min=1),
+    "frame_size": Int("frame side length: generated clips' size; a folder's frames are resized to it on load "
+                      "(shorter side, then centre crop)", min=16, max=512),
+    "augment_mode": Str("augmentation mode (notebook 01)", choices=AUGMENT_MODES),
+    "augment_rules": Str("how augmentor mode draws values: 'augmentor' (what the seed ran) or 'exact' (its text)",
+                         choices=RULES),
+    "copies": Int("augmented copies per clip for picseq's recipe (the seed: 32, 80 -> 2560)", min=1),
     "folds": Int("k of the k-fold split by clip (4 folds = the seed's 75/25)", min=2),
-    "ablation_folds": Int("folds on which the ablation variants run (the seed model and the leakage "
-                          "study use all folds)", min=1),
-    "epochs": Int("epochs of every transformer run (the seed: 100)", min=1),
-    "batch_size": Int("batch size (the seed: 32)", min=1),
-    "lr": Float("AdamW learning rate (the seed: 1e-5)", min=0, min_exclusive=True),
-    "weight_decay": Float("AdamW weight decay", min=0),
+    "ablation_folds": Int("folds on which the ablation variants run", min=1),
+    "epochs": Int("epochs of every cached-embedding run (picseq's recipe)", min=1),
+    "batch_size": Int("batch size of picseq's recipe", min=1),
+    "lr": Float("AdamW learning rate of picseq's recipe", min=0, min_exclusive=True),
+    "weight_decay": Float("AdamW weight decay of picseq's recipe", min=0),
     "imagenet_weights": Bool("use ImageNet weights for ResNet-18 when they can be had"),
-    "finetune_epochs": Int("epochs of the fine-tuned-backbone run (0 = skip)", min=0),
-    "finetune_folds": Int("folds on which the fine-tuned backbone is trained", min=1),
-    "speed_epochs": Int("epochs timed for cached vs end-to-end", min=1),
-    "speed_clips": Int("training clips used in that timing (0 = all)", min=0),
-    "resume": Bool("resume the fine-tuning runs from their checkpoints"),
+    "recipe_clips": Int("clips in the seed-000 recipe runs (0 = all)", min=0),
+    "recipe_copies": Int("augmented copies per clip in the seed-000 recipe runs (the seed: 32)", min=1),
+    "recipe_epochs": Int("epochs of the seed-000 recipe runs, backbone trained end to end (the seed: 100)", min=1),
+    "recipe_runs": Int("seed-000 recipe runs (random 75/25 splits)", min=1),
+    "speed_epochs": Int("epochs timed for cached vs end to end", min=1),
+    "speed_clips": Int("training copies used in that timing (0 = all of fold 0's)", min=0),
+    "resume": Bool("resume the seed-000 recipe runs from their checkpoints"),
 })
