@@ -15,6 +15,7 @@ runs; the run notices at its next record, re-validates, and the metrics file rec
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import warnings
@@ -58,10 +59,18 @@ def run_variant(notebook: str, params: dict) -> str | None:
                      **profile_parameters(params["profile"], notebook)}
     except (OSError, ValueError, SyntaxError):  # no notebook file here (a test's project): nothing to compare
         return None
-    differ = [f"{name}-{params[name]}" for name in data_parameters(notebook)
+    differ = [f"{name}-{_short(params[name])}" for name in data_parameters(notebook)
               if name in canonical and params.get(name) != canonical[name]]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(differ)).strip("-.")[:80]
     return slug or None
+
+
+def _short(value) -> str:
+    """A path as its last folder name and a hash of the whole (two folders of one name stay apart)."""
+    text = str(value)
+    if "/" not in text:
+        return text
+    return f"{Path(text).name}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
 
 @dataclass
@@ -134,10 +143,11 @@ class Run:
         return description
 
     def save_figure(self, fig, name: str, caption: str = "", key: bool = False, dpi: int = 110) -> Path:
-        """Save under ``figures/<profile>/<notebook>/<name>.png`` and list it in the metrics file;
+        """Save under ``figures/<profile>/<notebook>/<name>.png`` (``<notebook>@<variant>`` for a run on other data)
+        and list it in the metrics file;
         ``key`` figures lead the report's index page."""
         self.sync()
-        folder = figures_dir(self.profile, self.notebook)
+        folder = figures_dir(self.profile, self.writer.key)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{safe_name(name, 'figure name')}.png"
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
@@ -146,9 +156,10 @@ class Run:
         return path
 
     def checkpoint_dir(self, name: str) -> Path:
-        """Per-run checkpoint folder ``checkpoints/<profile>/<notebook>/<name>``."""
+        """Per-run checkpoint folder ``checkpoints/<profile>/<notebook>/<name>`` (``<notebook>@<variant>`` for a
+        run on other data, so that it never resumes from, or overwrites, the report's runs)."""
         self.sync()
-        return checkpoints_dir(self.profile, self.notebook, name)
+        return checkpoints_dir(self.profile, self.writer.key, name)
 
     def finish(self) -> Path:
         """The notebook ran to its end: its metrics replace the last good run's (atomically)."""

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,120}$")  # "@": a run on other data, <notebook>@<variant>
 #: Tests point this at a temporary folder so they never write into the checkout's reports/.
 ROOT_OVERRIDE: Path | None = None
 
