@@ -46,6 +46,7 @@ class Param:
     pattern: str | None = None  # for strings: a regular expression the whole value must match
     pattern_hint: str = ""  # what the pattern means, for the message
     data: bool = False  # selects the data set: a run with another value keeps its metrics apart
+    size: bool = False  # a size (images, epochs, width, depth, seeds, a fraction): what a rehearsal may shrink
 
     def check(self, name: str, value: Any) -> Any:
         if value is None:
@@ -147,6 +148,8 @@ class Schema:
 
     params: Mapping[str, Param]
     checks: Sequence[Callable[[dict], str | None]] = field(default_factory=tuple)
+    #: notebooks whose results this one reads with these parameters (the report runs them first)
+    after: Callable[[dict], Sequence[str]] = lambda values: ()
 
     def __post_init__(self):
         missing = set(COMMON) - set(self.params)
@@ -154,9 +157,11 @@ class Schema:
             raise TypeError(f"schema lacks the common parameters {sorted(missing)}")
 
 
-def schema(params: Mapping[str, Param], *checks: Callable[[dict], str | None]) -> Schema:
-    """Build a schema: ``COMMON`` plus ``params``; each check returns an error text or None."""
-    return Schema({**COMMON, **params}, tuple(checks))
+def schema(params: Mapping[str, Param], *checks: Callable[[dict], str | None],
+           after: Callable[[dict], Sequence[str]] | None = None) -> Schema:
+    """Build a schema: ``COMMON`` plus ``params``; each check returns an error text or None; ``after`` names the
+    notebooks whose results the notebook reads under the given values."""
+    return Schema({**COMMON, **params}, tuple(checks), after or (lambda values: ()))
 
 
 def schema_for(notebook: str) -> Schema:

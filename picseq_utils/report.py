@@ -49,6 +49,28 @@ def select(paths: list[Path], only: list[str] | None) -> list[Path]:
     return chosen
 
 
+def in_dependency_order(paths: list[Path], profile: str) -> list[Path]:
+    """Number order, except that a notebook reading another's results under this profile (notebook 03
+    inspecting notebook 04's ViT in the full profile) runs right after it."""
+    from .params import schema_for
+
+    order = list(paths)
+    for path in paths:
+        if path.stem not in NOTEBOOK_SCHEMAS:
+            continue
+        try:
+            values = {**notebook_defaults(path), **profile_parameters(profile, path.stem)}
+            needs = schema_for(path.stem).after(values)
+        except (ParameterError, ValueError, KeyError, OSError):
+            continue  # a parameter problem is reported when the notebook's turn comes
+        for name in needs:
+            before = next((p for p in order if p.stem == name), None)
+            if before is not None and order.index(before) > order.index(path):
+                order.remove(path)
+                order.insert(order.index(before) + 1, path)
+    return order
+
+
 def code_fingerprint(notebook: Path, parameters: dict) -> str:
     """Hash of the notebook, its parameters and the helper package's source."""
     digest = hashlib.sha256(notebook.read_bytes())
@@ -190,7 +212,7 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
     previous = json.loads(state_path.read_text()).get("notebooks", {}) if state_path.is_file() else {}
     _check_kernel()
     paths = notebook_paths(notebooks_dir)
-    chosen = select(paths, only)
+    chosen = in_dependency_order(select(paths, only), profile)
     if chosen and chosen[-1].stem != REPORT_NOTEBOOK and any(p.stem == REPORT_NOTEBOOK for p in paths):
         chosen.append(next(p for p in paths if p.stem == REPORT_NOTEBOOK))  # the summary is always refreshed
     state = {"profile": profile, "commit": git_commit(), "notebooks": dict(previous)}

@@ -128,3 +128,14 @@ def test_the_index_leads_with_each_notebooks_findings_and_key_figures(tmp_projec
     assert 'src="../../figures/curves.png"' in page and "other.png" not in page
     assert "No completed run of this notebook" in page and "boom" in page
     assert page.index("What each notebook") < page.index("claims beside runs")
+
+
+def test_a_notebook_that_reads_another_ones_model_runs_after_it():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    paths = report.notebook_paths(root)
+    smoke = [p.stem[:2] for p in report.in_dependency_order(paths, "smoke")]
+    full = [p.stem[:2] for p in report.in_dependency_order(paths, "full")]
+    assert smoke == sorted(smoke), "smoke: 03 trains its own model, number order"
+    assert full.index("03") == full.index("04") + 1, "full: 03 inspects 04's ViT, so it runs right after 04"
