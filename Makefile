@@ -16,11 +16,12 @@ export ONEDNN_MAX_CPU_ISA := AVX2
 export ATEN_CPU_CAPABILITY := avx2
 endif
 
-.PHONY: help venv test unit nbtest report lab bench strip export check-notebooks clean
+.PHONY: help venv test unit nbtest report rehearse lab bench strip export check-notebooks clean
 
 help:
 	@echo "make report [PROFILE=smoke|cpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
 	@echo "make test [ISA=avx2]                                 unit tests + notebooks under nbval (smoke)"
+	@echo "make rehearse                                        the full profile at toy sizes on the CPU (stand-ins)"
 	@echo "make lab                                             JupyterLab in the project environment"
 	@echo "make bench                                           speed benchmarks, native and AVX2-capped -> BENCHMARKS.md"
 	@echo "make strip                                           strip outputs from notebooks/*.ipynb"
@@ -47,6 +48,14 @@ nbtest: $(STAMP)
 report: $(STAMP)
 	$(PY) -m picseq_utils.report --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
 
+# The full profile rehearsed on the CPU: every notebook with full.yaml's values and only sizes made small,
+# on stand-ins in the real data sets' layout; the ImageNet weights of ResNet-18 present, ViT/DeiT absent.
+REHEARSAL := data/rehearsal
+rehearse: $(STAMP)
+	$(PY) -m picseq_utils.data rehearsal --root $(REHEARSAL)
+	TORCH_HOME=$(REHEARSAL)/torch HF_HOME=$(REHEARSAL)/huggingface HF_HUB_OFFLINE=1 \
+		$(PY) -m picseq_utils.report --profile rehearsal --force
+
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/
 
@@ -66,4 +75,4 @@ check-notebooks: $(STAMP)
 	$(PY) -m picseq_utils.nbtools check notebooks/*.ipynb
 
 clean:
-	rm -rf reports checkpoints figures/smoke figures/cpu
+	rm -rf reports checkpoints figures/smoke figures/cpu figures/rehearsal data/rehearsal

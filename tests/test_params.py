@@ -131,7 +131,7 @@ def test_full_profile_uses_real_data():
 
 
 def test_data_parameters_are_flagged():
-    assert set(P.data_parameters("02_resnet_embedded_transformer")) == {"data_root", "data_source", "clips_folder"}
+    assert set(P.data_parameters("02_resnet_embedded_transformer")) == {"data_root", "clips_folder"}
     assert {"dataset", "probe_dataset"} <= set(P.data_parameters("06_idmm_small_data_pretraining"))
 
 
@@ -155,3 +155,34 @@ def test_a_profile_that_extends_another_overrides_only_what_it_names(tmp_path):
     (tmp_path / "cpu.yaml").write_text("extends: cpu\n")
     with pytest.raises(ParameterError, match="must name another profile"):
         P.load_profile("cpu", tmp_path)
+
+
+def test_the_rehearsal_changes_only_sizes_of_the_full_profile_and_covers_every_notebook():
+    rehearsal = P.load_profile("rehearsal")
+    assert rehearsal["extends"] == "full"
+    assert set(rehearsal["overrides"]["common"]) <= {"profile", "data_root"}, "only where results and data go"
+    full = P.load_profile("full")
+    for notebook, values in rehearsal["overrides"]["notebooks"].items():
+        spec = P.schema_for(notebook).params
+        not_sizes = sorted(name for name in values if not spec[name].size)
+        assert not not_sizes, f"{notebook}: the rehearsal may change sizes only, not {not_sizes}"
+    for notebook in P.NOTEBOOK_SCHEMAS:
+        full_values = {**full["common"], **(full["notebooks"].get(notebook) or {})}
+        shrunk = {**full_values, **(rehearsal["notebooks"].get(notebook) or {})}
+        heavy = [n for n, p in P.schema_for(notebook).params.items() if p.size and n in full_values
+                 and isinstance(full_values[n], int) and full_values[n] >= 20 and shrunk[n] == full_values[n]
+                 and "epoch" in n]
+        assert not heavy, f"{notebook}: the rehearsal keeps the full profile's {heavy}: give them a small size"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_is_read_by_its_notebook(path):
+    """A parameter no cell reads would be a silent no-op (and a rehearsal could not exercise it)."""
+    import re
+
+    cells = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"
+             and "parameters" not in c.metadata.get("tags", [])]
+    code = "\n".join(c.source for c in cells)
+    unread = [n for n in P.schema_for(path.stem).params if n not in P.COMMON  # setup reads these
+              and not re.search(rf"\b{n}\b", code)]
+    assert not unread, f"{path.stem} never reads {unread}"

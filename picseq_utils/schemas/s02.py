@@ -1,12 +1,11 @@
 """Parameters of 02_resnet_embedded_transformer."""
-from ..params import Bool, DataRoot, DataSource, Float, Int, Param, Str, schema
+from ..params import Bool, DataRoot, Float, Int, Param, Str, schema
 
 AUGMENT_MODES = ("augmentor", "torchvision")
 RULES = ("augmentor", "exact")
 
 PARAMS = schema({
     "data_root": DataRoot("data folder (generated clips go to <data_root>/clips)"),
-    "data_source": DataSource("kept for a uniform interface; clips are generated or read from clips_folder"),
     "clips_folder": Param(str, "a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips",
                           data=True),
     "n_clips": Int("generated clips (the seed had 80)", min=4, size=True),
