@@ -23,9 +23,8 @@ def format_mean_std(values: Sequence[float], percent: bool = True) -> str:
     """``"90.00 ± 1.00% (n=3)"``; a single value: ``"90.00% (n=1)"``."""
     mean, std = mean_std(values)
     scale, unit = (100, "%") if percent else (1, "")
-    if len(values) < 2:
-        return f"{mean * scale:.2f}{unit} (n={len(values)})"
-    return f"{mean * scale:.2f} ± {std * scale:.2f}{unit} (n={len(values)})"
+    spread = f" ± {std * scale:.2f}" if len(values) > 1 else ""
+    return f"{mean * scale:.2f}{spread}{unit} (n={len(values)})"
 
 
 def paired_interval(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> dict:
@@ -42,6 +41,10 @@ def paired_interval(a: Sequence[float], b: Sequence[float], confidence: float = 
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
+#: Fewer seeds give no claim: with two, equal differences (discrete accuracies) make a zero-width interval.
+MIN_PAIRS_FOR_A_CLAIM = 3
+
+
 def _points(x: float) -> str:
     return f"{x * 100:+.1f}"
 
@@ -54,6 +57,9 @@ def difference(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float],
     if d["n"] < 2:
         return f"{both}: one seed, so no interval; the difference ({_points(d['mean'])} points) is not a finding.", d
     ci = f"paired difference {_points(d['mean'])} points, 95 % CI [{_points(d['low'])}, {_points(d['high'])}]"
+    if d["n"] < MIN_PAIRS_FOR_A_CLAIM:  # one degree of freedom: a zero spread (accuracies are discrete) fakes certainty
+        return (f"{name_a} and {name_b}: {both}; {ci} — {d['n']} seeds are too few for a claim "
+                f"(at least {MIN_PAIRS_FOR_A_CLAIM}).", d)
     if d["low"] > 0:
         return f"**{name_a} beats {name_b}**: {both}; {ci}.", d
     if d["high"] < 0:
@@ -61,6 +67,7 @@ def difference(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float],
     return f"{name_a} and {name_b} are **not distinguishable at this budget**: {both}; {ci}.", d
 
 
+#: In order of weakness: the weakest provenance among a run's data decides its caveat.
 CAVEATS = {
     "standin": "**A pipeline check, not a finding**: these numbers come from picseq's generated stand-in data, not "
                "the real data set; they show that the code runs and learns, not how the methods compare.",
@@ -87,19 +94,10 @@ class Findings:
                             n=d["n"], note=f"{name_a} minus {name_b}, paired by seed")
         return d
 
-    def caveat(self) -> str:
-        kinds = {info.get("kind") for info in self.run.writer.content["data"].values()}
-        for kind in ("standin", "bundled", "real"):  # the weakest provenance decides
-            if kind in kinds:
-                return CAVEATS[kind]
-        return ""
-
-    def markdown(self) -> str:
-        caveat = self.caveat()
-        return (f"{caveat}\n\n" if caveat else "") + "\n".join(f"- {line}" for line in self.lines)
-
     def show(self):
         from IPython.display import Markdown, display
 
-        self.run.writer.set_findings(self.lines, self.caveat())
-        display(Markdown(self.markdown()))
+        kinds = {info.get("kind") for info in self.run.writer.content["data"].values()}
+        caveat = next((text for kind, text in CAVEATS.items() if kind in kinds), "")
+        self.run.writer.set_findings(self.lines, caveat)
+        display(Markdown((f"{caveat}\n\n" if caveat else "") + "\n".join(f"- {line}" for line in self.lines)))
