@@ -162,3 +162,19 @@ def test_a_rehearsal_root_serves_stand_ins_through_the_real_path_labelled_as_sta
     (root / datasets.REHEARSAL_MARK).unlink()  # without the mark the same files fail the real MD5 checks
     with pytest.raises(datasets.DataCorruptError, match="MD5 mismatch"):
         load_cifar10(source="real", root=root, download=False)
+
+
+def test_the_rehearsal_weights_file_loads_like_torchvisions_and_fits_every_layer_but_the_head(tmp_path, monkeypatch):
+    """The file has the real one's name, place and format (no BatchNorm step counters), so the rehearsal takes the
+    weights-present path; every learnable tensor but the new 10-way head loads (notebook 04's rule)."""
+    from picseq_utils.data.__main__ import write_rehearsal_weights
+    from picseq_utils.models import build_model, load_imagenet_weights
+
+    path = write_rehearsal_weights(tmp_path / "torch")
+    assert path.name == "resnet18-f37072fd.pth" and path.parent == tmp_path / "torch" / "hub" / "checkpoints"
+    assert not any("num_batches_tracked" in k for k in torch.load(path, weights_only=True))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    model = build_model("resnet18_imagenet", 10, width=64)
+    info = load_imagenet_weights(model, "resnet18_imagenet")
+    assert not info["fallback"]
+    assert [k for k, _ in model.named_parameters() if k in info["skipped"]] == ["fc.weight", "fc.bias"]

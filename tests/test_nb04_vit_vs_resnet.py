@@ -12,7 +12,7 @@ from torchvision.transforms import v2
 
 from picseq_lessons import vit_vs_resnet_cifar10 as lesson
 from picseq_utils.models import build_model, count_parameters
-from picseq_utils.nbtools import parameters_cell
+from picseq_utils.params import parameters_cell
 from picseq_utils.params import ParameterError, validate
 from tests.notebook_runner import run_notebook
 

@@ -8,20 +8,23 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..paths import data_root
 from . import DATASETS, load_dataset
 from .datasets import write_rehearsal_root
 from .provenance import DataCorruptError, DataUnavailableError
 
 
 def write_rehearsal_weights(torch_home: Path) -> Path:
-    """A randomly initialised ResNet-18 saved where torchvision looks for its ImageNet weights."""
+    """A randomly initialised ResNet-18 saved where torchvision looks for its ImageNet weights, in that file's
+    format (it predates BatchNorm's ``num_batches_tracked`` buffers)."""
     import torch
     import torchvision
 
     weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
     path = torch_home / "hub" / "checkpoints" / weights.url.rsplit("/", 1)[-1]
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(torchvision.models.resnet18().state_dict(), path)
+    state = torchvision.models.resnet18().state_dict()
+    torch.save({k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}, path)
     return path
 
 
@@ -35,8 +38,6 @@ def main(argv=None) -> int:
     rehearse.add_argument("--root", default="data/rehearsal")
     args = parser.parse_args(argv)
     if args.command == "rehearsal":
-        from ..paths import data_root
-
         root = write_rehearsal_root(data_root(args.root))
         print(f"rehearsal data in {root}; weights file {write_rehearsal_weights(root / 'torch')}")
         return 0
