@@ -16,10 +16,11 @@ export ONEDNN_MAX_CPU_ISA := AVX2
 export ATEN_CPU_CAPABILITY := avx2
 endif
 
-.PHONY: help venv test unit nbtest report rehearse lab bench strip export check-notebooks clean
+.PHONY: help venv test unit nbtest report cost rehearse lab bench strip export check-notebooks clean
 
 help:
-	@echo "make report [PROFILE=smoke|cpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
+	@echo "make report [PROFILE=smoke|cpu|gpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
+	@echo "make cost [PROFILE=full]                             a profile's training runs, FLOPs and H100 time, before the run"
 	@echo "make test [ISA=avx2]                                 unit tests + notebooks under nbval (smoke)"
 	@echo "make rehearse                                        the full profile at toy sizes on the CPU (stand-ins)"
 	@echo "make lab                                             JupyterLab in the project environment"
@@ -45,16 +46,23 @@ nbtest: $(STAMP)
 	rm -rf checkpoints/smoke
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --timeout=900 -p no:cacheprovider notebooks/
 
+# The GPU cost estimate first; an estimate that fails only warns.
 report: $(STAMP)
+	@$(PY) -m benchmarks.cost --profile $(PROFILE) || echo "warning: the GPU cost estimate failed (make cost PROFILE=$(PROFILE)); the report runs anyway"
 	$(PY) -m picseq_utils.report --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
+
+# What a profile will train (images x epochs per notebook), its FLOPs and the time on one H100: python -m benchmarks.cost
+cost: $(STAMP)
+	$(PY) -m benchmarks.cost --profile $(PROFILE)
 
 # The full profile rehearsed on the CPU: every notebook with full.yaml's values and only sizes made small,
 # on stand-ins in the real data sets' layout; the ImageNet weights of ResNet-18 present, ViT/DeiT absent.
 REHEARSAL := data/rehearsal
 rehearse: $(STAMP)
 	$(PY) -m picseq_utils.data rehearsal --root $(REHEARSAL)
-	TORCH_HOME=$(REHEARSAL)/torch HF_HOME=$(REHEARSAL)/huggingface HF_HUB_OFFLINE=1 \
+	TORCH_HOME=$(abspath $(REHEARSAL))/torch HF_HOME=$(abspath $(REHEARSAL))/huggingface HF_HUB_OFFLINE=1 \
 		$(PY) -m picseq_utils.report --profile rehearsal --force
+	$(PY) -m benchmarks.cost --check rehearsal
 
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/
@@ -65,14 +73,14 @@ bench: $(STAMP)
 	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 $(PY) -m benchmarks $(BENCH_ARGS)
 
 strip: $(STAMP)
-	$(PY) -m picseq_utils.nbtools strip notebooks/*.ipynb
+	$(PY) -m tools.nbtools strip notebooks/*.ipynb
 
 # The `#| export` cells of each notebook -> picseq_lessons/<topic>.py (the method's one source of truth).
 export: $(STAMP)
-	$(PY) -m picseq_utils.nbtools export notebooks/*.ipynb
+	$(PY) -m tools.nbtools export notebooks/*.ipynb
 
 check-notebooks: $(STAMP)
-	$(PY) -m picseq_utils.nbtools check notebooks/*.ipynb
+	$(PY) -m tools.nbtools check notebooks/*.ipynb
 
 clean:
 	rm -rf reports checkpoints figures/smoke figures/cpu figures/rehearsal data/rehearsal
