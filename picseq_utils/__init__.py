@@ -1,12 +1,5 @@
-"""picseq_utils: the helper package behind the picseq notebooks.
+"""picseq_utils: the shared machinery behind the picseq notebooks (data, ``fit``, metrics, the report).
 
-Notebooks narrate; this package computes. Main entry points:
-
-- ``picseq_utils.notebook``: ``begin`` / ``setup`` (parameters, seeding, device, metrics) for every notebook
-- ``picseq_utils.data``: data sets with provenance (real / bundled / stand-in) and fast loaders
-- ``picseq_utils.models``: ResNet-18 and ViT builders, parameter counts, ImageNet weights
-- ``picseq_utils.train``: the one training loop (``fit``, ``evaluate``)
-- ``picseq_utils.metrics``: the one metrics writer (``record``)
-- ``picseq_utils.report``: ``python -m picseq_utils.report --profile smoke``
+The notebooks teach the methods in their own cells; CONTRIBUTING.md lists what each module here provides.
 """
 __version__ = "0.1.0"

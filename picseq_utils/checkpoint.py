@@ -1,10 +1,5 @@
-"""Checkpoints that survive interruption: atomic writes, the last two kept, safe loading.
-
-A checkpoint is written to a temporary file and renamed into place, so a process killed while
-writing leaves the previous checkpoint intact. Loading uses ``torch.load(weights_only=True)``
-(no arbitrary code from a pickle) and falls back to the previous checkpoint, with a warning,
-when the newest one is truncated or unreadable.
-"""
+"""Checkpoints that survive interruption: atomic writes (temporary file, then rename), the last two kept,
+``weights_only`` loading that falls back to the previous checkpoint when the newest is unreadable."""
 from __future__ import annotations
 
 import os
@@ -17,14 +12,12 @@ from pathlib import Path
 import torch
 
 _NAME = re.compile(r"^epoch_(\d{5})\.pt$")
+KEEP = 2
 
 
 class Checkpointer:
-    def __init__(self, folder: str | Path, keep: int = 2):
-        if keep < 1:
-            raise ValueError("keep must be >= 1")
+    def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self.keep = keep
 
     def files(self) -> list[Path]:
         """Checkpoint files, newest (highest epoch) first."""
@@ -46,11 +39,11 @@ class Checkpointer:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        for old in self.files()[self.keep:]:
+        for old in self.files()[KEEP:]:
             old.unlink(missing_ok=True)
         return target
 
-    def load_latest(self, fingerprint: str | None = None, map_location="cpu") -> dict | None:
+    def load_latest(self, fingerprint: str | None = None) -> dict | None:
         """The newest readable checkpoint whose fingerprint matches, or None.
 
         Checkpoints of a different configuration are moved to ``stale/`` (not deleted) so a new
@@ -58,26 +51,23 @@ class Checkpointer:
         """
         for path in self.files():
             try:
-                state = torch.load(path, map_location=map_location, weights_only=True)
+                state = torch.load(path, map_location="cpu", weights_only=True)
             except Exception as err:  # truncated, corrupted or not a checkpoint
                 warnings.warn(f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); "
                               f"falling back to the previous one", RuntimeWarning, stacklevel=2)
                 continue
             if fingerprint is not None and state.get("fingerprint") != fingerprint:
-                self._move_stale(f"checkpoints in {self.folder} come from a different configuration; "
-                                 f"moved to {self.folder / 'stale'} and starting fresh")
+                stale = self.folder / "stale"
+                warnings.warn(f"checkpoints in {self.folder} come from a different configuration; "
+                              f"moved to {stale} and starting fresh", RuntimeWarning, stacklevel=2)
+                if stale.exists():
+                    shutil.rmtree(stale)
+                stale.mkdir(parents=True)
+                for old in self.files():
+                    old.rename(stale / old.name)
                 return None
             return state
         return None
-
-    def _move_stale(self, message: str) -> None:
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-        stale = self.folder / "stale"
-        if stale.exists():
-            shutil.rmtree(stale)
-        stale.mkdir(parents=True)
-        for path in self.files():
-            path.rename(stale / path.name)
 
     def clear(self) -> None:
         for path in self.files():

@@ -1,9 +1,5 @@
-"""The one metrics writer: every result of a completed run is in ``reports/<profile>/metrics/<notebook>.json``.
-
-A file holds the run's provenance (parameters, data sets with their kind - real, bundled or
-stand-in -, weights, device, library versions, git commit, wall time) and a list of metrics,
-each with its own context. The report notebook reads these files and nothing else.
-"""
+"""The one metrics writer: a completed run's provenance and results in ``reports/<profile>/metrics/<notebook>.json``,
+the only thing the report notebook reads."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -21,21 +17,18 @@ import torch
 
 from .paths import metrics_dir, safe_name
 
+
 def jsonable(value: Any) -> Any:
     """Convert tensors, NumPy scalars, paths, dataclasses and non-finite floats for JSON."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         return value.item() if value.numel() == 1 else value.tolist()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return jsonable(value.tolist())
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, (str, int, bool)) or value is None:
         return value
-    if isinstance(value, Path):
-        return str(value)
     if hasattr(value, "as_dict"):
         return jsonable(value.as_dict())
     if is_dataclass(value) and not isinstance(value, type):
@@ -44,14 +37,16 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [jsonable(v) for v in value]
-    if isinstance(value, torch.device):
-        return str(value)
-    return repr(value)
+    return str(value) if isinstance(value, (Path, torch.device)) else repr(value)
 
 
 def metric_slug(text: str) -> str:
     """A metric name from a table label: ``"RoPE, mean-pool head"`` -> ``"rope__mean_pool_head"``."""
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_json_atomic(path: Path, content: Any) -> None:
@@ -76,7 +71,8 @@ class MetricsWriter:
     or ``<notebook>@<variant>`` for a run on other data (e.g. a user's clip folder), kept apart from it.
     """
 
-    def __init__(self, notebook: str, profile: str, variant: str | None = None):
+    def __init__(self, notebook: str, profile: str, parameters: dict | None = None, environment: dict | None = None,
+                 variant: str | None = None):
         self.notebook = safe_name(notebook, "notebook")
         self.profile = safe_name(profile, "profile")
         self.key = self.notebook + (f"@{safe_name(variant, 'run variant')}" if variant else "")
@@ -84,26 +80,11 @@ class MetricsWriter:
         self.partial = metrics_dir(self.profile) / ".partial" / f"{self.key}.json"
         self._t0 = time.perf_counter()
         self.content: dict[str, Any] = {
-            "notebook": self.notebook,
-            "variant": variant,
-            "profile": self.profile,
-            "status": "running",
-            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "wall_seconds": 0.0,
-            "parameters": {},
-            "environment": {},
-            "data": {},
-            "weights": {},
-            "figures": [],
-            "findings": {"lines": [], "caveat": ""},
-            "metrics": [],
-        }
-
-    def start(self, parameters: dict | None = None, environment: dict | None = None) -> "MetricsWriter":
-        self.content["parameters"] = jsonable(parameters or {})
-        self.content["environment"] = jsonable(environment or {})
+            "notebook": self.notebook, "variant": variant, "profile": self.profile, "status": "running",
+            "started": _now(), "wall_seconds": 0.0,
+            "parameters": jsonable(parameters or {}), "environment": jsonable(environment or {}), "data": {},
+            "weights": {}, "figures": [], "findings": {"lines": [], "caveat": ""}, "metrics": []}
         self._flush()
-        return self
 
     def set_parameters(self, parameters: dict, changed: dict) -> None:
         """Parameters reassigned after setup: the file records the values in use and what changed."""
@@ -114,21 +95,17 @@ class MetricsWriter:
     def add_data(self, provenance: Any) -> None:
         """Note a data set used by this run (a ``Provenance`` or a dict with ``dataset`` and ``kind``)."""
         info = jsonable(provenance)
-        self.content["data"][info["dataset"]] = info
-        self._flush()
+        self._update(data={**self.content["data"], info["dataset"]: info})
 
     def add_weights(self, name: str, description: Any) -> None:
-        self.content["weights"][name] = jsonable(description)
-        self._flush()
+        self._update(weights={**self.content["weights"], name: jsonable(description)})
 
     def add_figure(self, path: Path, caption: str = "", key: bool = False) -> None:
         entry = {"path": str(path), "caption": caption, "key": key}
-        self.content["figures"] = [f for f in self.content["figures"] if f["path"] != entry["path"]] + [entry]
-        self._flush()
+        self._update(figures=[f for f in self.content["figures"] if f["path"] != entry["path"]] + [entry])
 
     def set_findings(self, lines: list[str], caveat: str) -> None:
-        self.content["findings"] = {"lines": list(lines), "caveat": caveat}
-        self._flush()
+        self._update(findings={"lines": list(lines), "caveat": caveat})
 
     def record(self, name: str, value: Any, *, unit: str | None = None, data: Any = None, **context) -> dict:
         """Append one metric. ``data`` names the data set(s) it was measured on (their provenance
@@ -143,26 +120,21 @@ class MetricsWriter:
                 self.content["data"][info["dataset"]] = info
             names.append(info["dataset"])
             kinds.append(info.get("kind", "unknown"))
-        entry = {
-            "name": name,
-            "value": jsonable(value),
-            "unit": unit,
-            "data": names,
-            "provenance": sorted(set(kinds)) or None,
-            "context": jsonable(context),
-            "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        self.content["metrics"] = [m for m in self.content["metrics"] if m["name"] != name] + [entry]
-        self._flush()
+        entry = {"name": name, "value": jsonable(value), "unit": unit, "data": names,
+                 "provenance": sorted(set(kinds)) or None, "context": jsonable(context),
+                 "recorded": _now()}
+        self._update(metrics=[m for m in self.content["metrics"] if m["name"] != name] + [entry])
         return entry
 
     def finish(self) -> Path:
         """The run completed: its file replaces the last good run's, atomically."""
-        self.content["status"] = "complete"
-        self.content["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        self._flush()
+        self._update(status="complete", finished=_now())
         os.replace(self.partial, self.path)
         return self.path
+
+    def _update(self, **fields) -> None:
+        self.content.update(fields)
+        self._flush()
 
     def _flush(self) -> None:
         self.content["wall_seconds"] = round(time.perf_counter() - self._t0, 3)
@@ -172,17 +144,14 @@ class MetricsWriter:
 def start_run(notebook: str, profile: str, parameters: dict | None = None, environment: dict | None = None,
               variant: str | None = None) -> MetricsWriter:
     """Begin the metrics of a run of ``notebook`` (written to the partial file until ``finish``)."""
-    return MetricsWriter(notebook, profile, variant).start(parameters, environment)
+    return MetricsWriter(notebook, profile, parameters, environment, variant)
 
 
 def load_metrics(profile: str, variants: bool = False) -> list[dict]:
     """The completed runs' metrics files of a profile in notebook order (``variants``: also runs on other data);
     unreadable files are reported, not skipped silently."""
-    folder = metrics_dir(profile)
     runs = []
-    for path in sorted(folder.glob("*.json")):
-        if "@" in path.stem and not variants:
-            continue
+    for path in sorted(p for p in metrics_dir(profile).glob("*.json") if variants or "@" not in p.stem):
         try:
             runs.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError) as err:

@@ -1,13 +1,8 @@
-"""Model builders: ResNet-18 (CIFAR or ImageNet stem, any width) from torchvision, ViTs from timm.
-
-``build_model(name, num_classes, **overrides)`` is the single entry point; an unknown name lists
-the valid ones. Parameter counts are computed (``count_parameters``, ``parameter_count`` on the
-meta device), never assumed.
-"""
+"""Model builders: ``build_model(name, num_classes, **overrides)`` for ResNet-18 (torchvision) and ViTs (timm);
+parameter counts are computed, never assumed."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -30,10 +25,8 @@ def resnet18(num_classes: int = 10, stem: str = "cifar", width: int = 64) -> Res
         model.inplanes = width
         model.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
         model.bn1 = nn.BatchNorm2d(width)
-        model.layer1 = model._make_layer(BasicBlock, width, 2)
-        model.layer2 = model._make_layer(BasicBlock, 2 * width, 2, stride=2)
-        model.layer3 = model._make_layer(BasicBlock, 4 * width, 2, stride=2)
-        model.layer4 = model._make_layer(BasicBlock, 8 * width, 2, stride=2)
+        for i in range(4):
+            setattr(model, f"layer{i + 1}", model._make_layer(BasicBlock, width * 2 ** i, 2, stride=1 if i == 0 else 2))
         model.fc = nn.Linear(8 * width, num_classes)
         for m in model.modules():  # the same initialisation torchvision's constructor applies
             if isinstance(m, nn.Conv2d):
@@ -78,22 +71,14 @@ def set_fused_attention(model: nn.Module, enabled: bool) -> nn.Module:
     return model
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    builder: Callable[..., nn.Module]
-    defaults: dict
-    description: str
-
-
-MODELS: dict[str, ModelSpec] = {
-    "resnet18_cifar": ModelSpec(resnet18, {"stem": "cifar"}, "ResNet-18, 3x3 stem, no max-pool (CIFAR standard)"),
-    "resnet18_imagenet": ModelSpec(resnet18, {"stem": "imagenet"}, "ResNet-18, ImageNet 7x7/2 stem + max-pool (seeds)"),
-    "vit_cifar": ModelSpec(vit, {}, "ViT patch 4 for 32 px, dim 320, depth 9, 5 heads: parameter-matched to ResNet-18"),
-    "vit_tiny_cifar": ModelSpec(vit, {"dim": 192, "depth": 12, "heads": 3}, "DeiT-Tiny shape for 32 px, patch 4"),
-    "deit_tiny": ModelSpec(vit, {"image_size": 112, "patch_size": 16, "dim": 192, "depth": 12, "heads": 3},
-                           "DeiT-Tiny (IDMM's backbone) at 112 px, patch 16"),
-    "vit_b16": ModelSpec(vit, {"image_size": 224, "patch_size": 16, "dim": 768, "depth": 12, "heads": 12,
-                               "drop_path": 0.0}, "ViT-Base/16 at 224 px (seed 003)"),
+#: name -> (builder, its defaults)
+MODELS: dict[str, tuple[Callable[..., nn.Module], dict]] = {
+    "resnet18_cifar": (resnet18, {"stem": "cifar"}),  # 3x3 stem, no max-pool (the CIFAR standard)
+    "resnet18_imagenet": (resnet18, {"stem": "imagenet"}),  # ImageNet 7x7/2 stem + max-pool (the seeds')
+    "vit_cifar": (vit, {}),  # patch 4 for 32 px, dim 320, depth 9, 5 heads: parameter-matched to ResNet-18
+    "vit_tiny_cifar": (vit, {"dim": 192, "depth": 12, "heads": 3}),  # DeiT-Tiny's shape for 32 px, patch 4
+    "deit_tiny": (vit, {"image_size": 112, "patch_size": 16, "dim": 192, "depth": 12, "heads": 3}),  # IDMM's backbone
+    "vit_b16": (vit, {"image_size": 224, "patch_size": 16, "dim": 768, "depth": 12, "heads": 12, "drop_path": 0.0}),
 }
 
 
@@ -101,8 +86,8 @@ def build_model(name: str, num_classes: int, **overrides) -> nn.Module:
     """Build a registered model; ``overrides`` replace its defaults (e.g. ``width=16``, ``depth=4``)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
-    spec = MODELS[name]
-    return spec.builder(num_classes=num_classes, **{**spec.defaults, **overrides})
+    builder, defaults = MODELS[name]
+    return builder(num_classes=num_classes, **{**defaults, **overrides})
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -149,13 +134,8 @@ def load_imagenet_weights(model: nn.Module, name: str, *, fallback: bool = False
         print(f"[picseq.models] {err}\n[picseq.models] falling back to random initialisation (recorded).",
               file=sys.stderr)
         return {"weights": "random", "requested": IMAGENET_WEIGHTS[name], "fallback": True, "reason": str(err)}
+    _fit_pos_embed(model, state)
     own = model.state_dict()
-    if "pos_embed" in state and "pos_embed" in own and state["pos_embed"].shape != own["pos_embed"].shape:
-        from timm.layers import resample_abs_pos_embed
-
-        grid = own["pos_embed"].shape[1] - 1
-        side = int(round(grid ** 0.5))
-        state["pos_embed"] = resample_abs_pos_embed(state["pos_embed"], (side, side), num_prefix_tokens=1)
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     skipped = sorted(set(own) - set(usable))
     model.load_state_dict(usable, strict=False)
@@ -217,27 +197,29 @@ def resize_vit_input(model: nn.Module, image_size: int) -> nn.Module:
     return model
 
 
+def _fit_pos_embed(model: nn.Module, state: dict) -> bool:
+    """Resample ``state["pos_embed"]`` in place to ``model``'s patch grid (timm, bicubic) when the two differ."""
+    own = getattr(model, "pos_embed", None)
+    if "pos_embed" not in state or own is None or state["pos_embed"].shape == own.shape:
+        return False
+    from timm.layers import resample_abs_pos_embed
+
+    prefix = 0 if getattr(model, "no_embed_class", False) else model.num_prefix_tokens
+    old_side = int(round((state["pos_embed"].shape[1] - prefix) ** 0.5))
+    state["pos_embed"] = resample_abs_pos_embed(state["pos_embed"], new_size=list(model.patch_embed.grid_size),
+                                                old_size=[old_side, old_side], num_prefix_tokens=prefix)
+    return True
+
+
 def load_vit_state_resampled(model: nn.Module, state: dict, skip_head: bool = False) -> dict:
     """Load a ViT state dict saved at another resolution into ``model``: position embeddings are
     resampled to ``model``'s grid; with ``skip_head`` the classifier is left as initialised.
     Returns ``{"resampled": bool, "skipped": [...]}``."""
-    from timm.layers import resample_abs_pos_embed
-
     state = dict(state)
-    own = model.state_dict()
-    resampled = False
-    if "pos_embed" in state and state["pos_embed"].shape != own["pos_embed"].shape:
-        prefix = 0 if getattr(model, "no_embed_class", False) else model.num_prefix_tokens
-        old_tokens = state["pos_embed"].shape[1] - prefix
-        old_side = int(round(old_tokens ** 0.5))
-        state["pos_embed"] = resample_abs_pos_embed(state["pos_embed"], new_size=list(model.patch_embed.grid_size),
-                                                    old_size=[old_side, old_side], num_prefix_tokens=prefix)
-        resampled = True
-    skipped = []
-    if skip_head:
-        for key in [k for k in state if k.startswith("head.")]:
-            skipped.append(key)
-            del state[key]
+    resampled = _fit_pos_embed(model, state)
+    skipped = [k for k in state if k.startswith("head.")] if skip_head else []
+    for key in skipped:
+        del state[key]
     missing, unexpected = model.load_state_dict(state, strict=not skip_head)
     bad = [k for k in missing if not k.startswith("head.")]
     if bad or unexpected:

@@ -1,23 +1,9 @@
-"""What every notebook's first and last cells call.
-
-    from picseq_utils import notebook as nb
-    nb.begin(globals())                      # first cell: remember the names that exist
-    # parameters cell (tagged "parameters"): the smoke-profile defaults
-    run = nb.setup("04_vit_vs_resnet_cifar10", globals())   # after papermill's injected cell
-    ...
-    run.finish()                             # last cell: this run's metrics replace the last good run's
-
-``setup`` collects every name assigned since ``begin`` (the parameters and whatever papermill
-injected), validates them against the notebook's schema (unknown names, types, ranges), seeds
-every generator, picks the device and starts the notebook's metrics. The notebook's cells read the
-parameters as plain variables, so a learner who reassigns one later (``epochs = 3``) changes what
-runs; the run notices at its next record, re-validates, and the metrics file records the new value.
-"""
+"""What every notebook's first and last cells call: ``begin``, ``setup`` -> ``Run`` (validated parameters,
+seeds, device, metrics), ``Run.finish``. See CONTRIBUTING.md for the cell order."""
 from __future__ import annotations
 
 import hashlib
 import re
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +12,8 @@ from typing import Any
 import torch
 
 from . import metrics
-from .params import ParameterError, data_parameters, profile_parameters, validate
-from .paths import checkpoints_dir, data_root, figures_dir, project_root, safe_name
+from .params import ParameterError, data_parameters, notebook_defaults, profile_parameters, validate
+from .paths import checkpoints_dir, figures_dir, project_root, safe_name
 from .runtime import environment_info, seed_everything, select_device
 
 _BEFORE = "_picseq_names_before"
@@ -42,18 +28,9 @@ def begin(namespace: dict) -> None:
     namespace[_BEFORE] = frozenset(namespace)
 
 
-def notebook_parameters(namespace: dict) -> dict:
-    if _BEFORE not in namespace:
-        raise RuntimeError("call nb.begin(globals()) in a cell before the parameters cell")
-    before = namespace[_BEFORE]
-    return {k: v for k, v in namespace.items() if k not in before and not k.startswith("_")}
-
-
 def run_variant(notebook: str, params: dict) -> str | None:
     """``None`` for a run on the data its profile names; otherwise a short name for the other data (a user's
     clip folder, another data set), so that its metrics are kept apart from the report's."""
-    from .nbtools import notebook_defaults
-
     try:
         canonical = {**notebook_defaults(project_root() / "notebooks" / f"{notebook}.ipynb"),
                      **profile_parameters(params["profile"], notebook)}
@@ -68,9 +45,7 @@ def run_variant(notebook: str, params: dict) -> str | None:
 def _short(value) -> str:
     """A path as its last folder name and a hash of the whole (two folders of one name stay apart)."""
     text = str(value)
-    if "/" not in text:
-        return text
-    return f"{Path(text).name}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+    return text if "/" not in text else f"{Path(text).name}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
 
 @dataclass
@@ -82,7 +57,6 @@ class Run:
     device: torch.device
     writer: metrics.MetricsWriter
     namespace: dict | None = field(default=None, repr=False)
-    figures: list = field(default_factory=list)
 
     def __getattr__(self, name: str) -> Any:  # run.epochs == run.params["epochs"]
         params = self.__dict__.get("params", {})
@@ -112,18 +86,6 @@ class Run:
             self.device = select_device(clean["device"])
         self.writer.set_parameters(clean, {k: {"was": was, "now": now} for k, (was, now) in changed.items()})
 
-    @property
-    def profile(self) -> str:
-        return self.params["profile"]
-
-    @property
-    def seed(self) -> int:
-        return self.params["seed"]
-
-    @property
-    def data_root(self) -> Path:
-        return data_root(self.params.get("data_root"))
-
     def record(self, name: str, value: Any, **context) -> dict:
         """Write one metric with provenance (``data=`` an ImageData / Provenance / data-set name)."""
         self.sync()
@@ -144,22 +106,20 @@ class Run:
 
     def save_figure(self, fig, name: str, caption: str = "", key: bool = False, dpi: int = 110) -> Path:
         """Save under ``figures/<profile>/<notebook>/<name>.png`` (``<notebook>@<variant>`` for a run on other data)
-        and list it in the metrics file;
-        ``key`` figures lead the report's index page."""
+        and list it in the metrics file; ``key`` figures lead the report's index page."""
         self.sync()
-        folder = figures_dir(self.profile, self.writer.key)
+        folder = figures_dir(self.params["profile"], self.writer.key)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{safe_name(name, 'figure name')}.png"
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
         self.writer.add_figure(path, caption, key)
-        self.figures.append(path)
         return path
 
     def checkpoint_dir(self, name: str) -> Path:
         """Per-run checkpoint folder ``checkpoints/<profile>/<notebook>/<name>`` (``<notebook>@<variant>`` for a
         run on other data, so that it never resumes from, or overwrites, the report's runs)."""
         self.sync()
-        return checkpoints_dir(self.profile, self.writer.key, name)
+        return checkpoints_dir(self.params["profile"], self.writer.key, name)
 
     def finish(self) -> Path:
         """The notebook ran to its end: its metrics replace the last good run's (atomically)."""
@@ -188,7 +148,10 @@ def setup(notebook: str, namespace: dict, *, quiet: bool = False) -> Run:
     """Validate parameters, seed everything, choose the device, start the metrics file."""
     from .train import FIT_LOG
 
-    params = validate(notebook, notebook_parameters(namespace))
+    if _BEFORE not in namespace:
+        raise RuntimeError("call nb.begin(globals()) in a cell before the parameters cell")
+    assigned = {k: v for k, v in namespace.items() if k not in namespace[_BEFORE] and not k.startswith("_")}
+    params = validate(notebook, assigned)
     FIT_LOG.clear()
     seed_everything(params["seed"])
     device = select_device(params["device"])
@@ -199,5 +162,5 @@ def setup(notebook: str, namespace: dict, *, quiet: bool = False) -> Run:
     if not quiet:
         print(f"{notebook} | profile {params['profile']} | seed {params['seed']} | device {env['device_name']} | "
               f"torch {env['torch']} | commit {env['git_commit']}"
-              + (f" | run on other data: metrics kept apart as {writer.key}" if variant else ""), file=sys.stdout)
+              + (f" | run on other data: metrics kept apart as {writer.key}" if variant else ""))
     return run

@@ -1,19 +1,18 @@
-"""Notebook parameters: declared once per notebook, validated after papermill injects values.
-
-papermill assigns whatever names it is given, so a typo (``epoch: 5``) would silently do
-nothing. Each notebook's topic module declares a ``PARAMS`` schema; ``notebook.setup`` checks the
-names and values against it and fails with a message that lists what is wrong and what is valid.
-"""
+"""Notebook parameters: each notebook's ``PARAMS`` schema, checked by ``notebook.setup`` after papermill injects
+values (a typo such as ``epoch: 5`` fails, listing what is valid), and the profiles in ``params/*.yaml``."""
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import math
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import nbformat
 import yaml
 
 #: smoke: the notebooks' defaults (CPU, minutes); cpu: longer studies for a laptop; gpu: the full study's most
@@ -40,7 +39,6 @@ class Param:
     min: float | None = None
     max: float | None = None
     choices: Sequence[Any] | None = None
-    allow_none: bool = False
     min_exclusive: bool = False
     item: "Param | None" = None  # for list parameters: the schema of each element
     pattern: str | None = None  # for strings: a regular expression the whole value must match
@@ -48,18 +46,18 @@ class Param:
     data: bool = False  # selects the data set: a run with another value keeps its metrics apart
     size: bool = False  # a size (images, epochs, width, depth, seeds, a fraction): what a rehearsal may shrink
 
+    @property
+    def kinds(self) -> tuple[type, ...]:
+        return self.kind if isinstance(self.kind, tuple) else (self.kind,)
+
     def check(self, name: str, value: Any) -> Any:
         if value is None:
-            if self.allow_none:
-                return None
             raise ParameterError(f"parameter {name!r} must not be None ({self.describe()})")
-        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        if float in self.kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if tuple in kinds and isinstance(value, list):
+        if tuple in self.kinds and isinstance(value, list):
             value = tuple(value)
-        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        if not ok:
+        if not isinstance(value, self.kinds) or (isinstance(value, bool) and bool not in self.kinds):
             raise ParameterError(
                 f"parameter {name!r} = {value!r} has type {type(value).__name__}; expected {self.describe()}")
         if isinstance(value, float) and not math.isfinite(value):
@@ -80,8 +78,7 @@ class Param:
         return value
 
     def describe(self) -> str:
-        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        text = " or ".join(k.__name__ for k in kinds)
+        text = " or ".join(k.__name__ for k in self.kinds)
         if self.choices is not None:
             text += f" in {{{', '.join(map(repr, self.choices))}}}"
         if self.min is not None:
@@ -90,31 +87,15 @@ class Param:
             text += f", <= {self.max}"
         if self.pattern_hint:
             text += f" ({self.pattern_hint})"
-        if self.allow_none:
-            text += ", or None"
         return text
 
 
-# Short constructors used by the schemas.
-def Int(doc: str = "", min: int | None = None, max: int | None = None, **kw) -> Param:  # noqa: A002
-    return Param(int, doc, min=min, max=max, **kw)
-
-
-def Float(doc: str = "", min: float | None = None, max: float | None = None, **kw) -> Param:  # noqa: A002
-    return Param(float, doc, min=min, max=max, **kw)
-
-
-def Fraction(doc: str = "") -> Param:
-    """A number in (0, 1]."""
-    return Param(float, doc, min=0.0, max=1.0, min_exclusive=True)
-
-
-def Bool(doc: str = "") -> Param:
-    return Param(bool, doc)
-
-
-def Str(doc: str = "", choices: Sequence[str] | None = None, **kw) -> Param:
-    return Param(str, doc, choices=choices, **kw)
+# Short constructors used by the schemas: ``Int("doc", min=1)``, ``Str("doc", choices=(...))``, ...
+Int = partial(Param, int)
+Float = partial(Param, float)
+Fraction = partial(Param, float, min=0.0, max=1.0, min_exclusive=True)  # a number in (0, 1]
+Bool = partial(Param, bool)
+Str = partial(Param, str)
 
 
 def List(item: Param, doc: str = "", **kw) -> Param:
@@ -263,3 +244,21 @@ def profile_parameters(profile: str, notebook: str, params_dir: str | Path | Non
     values = {**content["common"], **(content["notebooks"].get(notebook) or {}), "profile": profile}
     names = set(schema_for(notebook).params)
     return {k: v for k, v in values.items() if k in names or k in (content["notebooks"].get(notebook) or {})}
+
+
+def parameters_cell(nb) -> dict:
+    """Names and literal values of the ``parameters``-tagged cell (ValueError if absent or not literal)."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"expected exactly one cell tagged 'parameters', found {len(cells)}")
+    values = {}
+    for node in ast.parse(cells[0].source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"the parameters cell may only hold `name = literal` lines; line {node.lineno} is not one")
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+def notebook_defaults(path: str | Path) -> dict:
+    """The parameters-cell values of a notebook file."""
+    return parameters_cell(nbformat.read(str(path), as_version=4))

@@ -1,9 +1,5 @@
-"""Where things live: the project root and the generated folders under it.
-
-Everything generated (data, checkpoints, reports, figures) sits below the project root so a
-notebook finds the same folders whether it runs in JupyterLab (cwd = notebooks/), under
-papermill or under nbval.
-"""
+"""Where things live: the project root and the generated folders under it (the same folders from JupyterLab,
+papermill or nbval)."""
 from __future__ import annotations
 
 import re
@@ -58,9 +54,8 @@ def metrics_dir(profile: str) -> Path:
     return reports_dir(profile) / "metrics"
 
 
-def figures_dir(profile: str, notebook: str | None = None) -> Path:
-    path = project_root() / "figures" / safe_name(profile, "profile")
-    return path / safe_name(notebook, "notebook") if notebook else path
+def figures_dir(profile: str, notebook: str) -> Path:
+    return project_root() / "figures" / safe_name(profile, "profile") / safe_name(notebook, "notebook")
 
 
 def checkpoints_dir(profile: str, notebook: str, run: str) -> Path:

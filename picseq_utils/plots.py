@@ -38,22 +38,17 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size
     return fig
 
 
-def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", x: str = "epoch", held_out: str = "val"):
+def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", held_out: str = "val"):
     """Loss and accuracy per epoch for several runs on one figure (the seeds' curve plots); ``held_out``
     names the split the history's ``val_*`` columns were measured on."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for i, (name, hist) in enumerate(histories.items()):
-        color = f"C{i}"
-        ax_loss.plot(hist[x], hist["train_loss"], color=color, ls="--", label=f"{name} train")
-        if hist["val_loss"].notna().any():
-            ax_loss.plot(hist[x], hist["val_loss"], color=color, label=f"{name} {held_out}")
-        if hist["train_acc"].notna().any():
-            ax_acc.plot(hist[x], hist["train_acc"], color=color, ls="--", label=f"{name} train")
-        if hist["val_acc"].notna().any():
-            ax_acc.plot(hist[x], hist["val_acc"], color=color, label=f"{name} {held_out}")
-    ax_loss.set(xlabel=x, ylabel="loss", title="loss")
-    ax_acc.set(xlabel=x, ylabel="accuracy", title="accuracy")
-    for ax in (ax_loss, ax_acc):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, metric, label in zip(axes, ("loss", "acc"), ("loss", "accuracy")):
+        for i, (name, hist) in enumerate(histories.items()):
+            for split, style in (("train", "--"), ("val", "-")):
+                if hist[f"{split}_{metric}"].notna().any():  # soft targets have no training accuracy
+                    ax.plot(hist["epoch"], hist[f"{split}_{metric}"], color=f"C{i}", ls=style,
+                            label=f"{name} {held_out if split == 'val' else 'train'}")
+        ax.set(xlabel="epoch", ylabel=label, title=label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     if title:
@@ -62,11 +57,11 @@ def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", x: st
     return fig
 
 
-def heatmap(table: pd.DataFrame, title: str = "", fmt: str = "{:.1%}", cmap: str = "viridis"):
-    """A labelled heat map of a 2-D table (e.g. accuracy over learning rate x weight decay)."""
+def heatmap(table: pd.DataFrame, title: str = ""):
+    """A labelled heat map of a 2-D table of fractions (e.g. accuracy over learning rate x weight decay)."""
     fig, ax = plt.subplots(figsize=(1.1 * table.shape[1] + 2, 0.7 * table.shape[0] + 1.5))
     values = table.to_numpy(dtype=float)
-    im = ax.imshow(values, cmap=cmap, aspect="auto")
+    im = ax.imshow(values, cmap="viridis", aspect="auto")
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
     ax.set_xlabel(str(table.columns.name or ""))
@@ -75,7 +70,7 @@ def heatmap(table: pd.DataFrame, title: str = "", fmt: str = "{:.1%}", cmap: str
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0
     for (r, c), v in np.ndenumerate(values):
         if np.isfinite(v):
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8,
+            ax.text(c, r, f"{v:.1%}", ha="center", va="center", fontsize=8,
                     color="white" if v < middle else "black")
     fig.colorbar(im, ax=ax)
     if title:
@@ -84,16 +79,15 @@ def heatmap(table: pd.DataFrame, title: str = "", fmt: str = "{:.1%}", cmap: str
     return fig
 
 
-def clip_rows(rows: Sequence[torch.Tensor], titles: Sequence[str], size: float = 1.1):
+def clip_rows(rows: Sequence[torch.Tensor], titles: Sequence[str]):
     """Clips as rows of frames: each (T, C, H, W) uint8 or float in [0, 1], frames left to right."""
     frames = rows[0].shape[0]
-    fig, axes = plt.subplots(len(rows), frames, figsize=(frames * size, len(rows) * size * 1.1), squeeze=False)
+    fig, axes = plt.subplots(len(rows), frames, figsize=(frames * 1.1, len(rows) * 1.21), squeeze=False)
     for r, clip in enumerate(rows):
         for t in range(frames):
             ax = axes[r, t]
             ax.imshow(to_hwc(clip[t]))
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
             if t == 0:
                 ax.set_ylabel(titles[r], fontsize=7, rotation=0, ha="right", va="center")
             if r == 0:

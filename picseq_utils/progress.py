@@ -1,21 +1,10 @@
-"""Progress bars that leave one line behind.
-
-In a terminal a bar is tqdm on stderr. In a notebook kernel (JupyterLab, papermill, nbval) the bar is
-one display that updates in place: a reader of JupyterLab sees it move, and an executed notebook
-(papermill stores only a display's last update) keeps one summary line per run, not a stream of
-refreshes in red stderr blocks.
-"""
+"""Progress bars that leave one line behind: tqdm in a terminal; in a notebook kernel one display updated in
+place, so an executed notebook keeps one summary line per run."""
 from __future__ import annotations
 
 import sys
 
 from tqdm.std import tqdm
-
-
-def in_kernel() -> bool:
-    """True inside an IPython kernel (a notebook), False in a terminal or a plain script."""
-    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-    return bool(shell) and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class DisplayLine:
@@ -37,12 +26,13 @@ class DisplayLine:
         pass
 
 
-def bar(total: int, desc: str, *, initial: int = 0, disable: bool = False, unit: str = "step") -> tqdm:
+def bar(total: int, desc: str, *, initial: int = 0, disable: bool = False) -> tqdm:
     """A progress bar for ``total`` steps (see the module docstring for where it shows)."""
     if disable:
         return tqdm(total=total, disable=True)
-    if in_kernel():
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell and type(shell).__name__ == "ZMQInteractiveShell":  # a notebook kernel, not a terminal or script
         return tqdm(total=total, initial=initial, desc=desc, file=DisplayLine(), mininterval=1.0, ncols=100,
-                    unit=unit, ascii=False)
-    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, unit=unit, dynamic_ncols=True,
+                    unit="step", ascii=False)
+    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, unit="step", dynamic_ncols=True,
                 mininterval=1.0 if sys.stderr.isatty() else 10.0)

@@ -1,13 +1,7 @@
 """Regenerate the report: ``python -m picseq_utils.report --profile smoke|cpu|full [--only 01 04] [--force]``.
 
-Runs ``notebooks/NN_*.ipynb`` in order with papermill (kernel ``python3``, parameters from
-``params/<profile>.yaml``), writes executed notebooks to ``reports/<profile>/``, keeps going when
-one fails, then runs ``99_report.ipynb`` and renders ``reports/<profile>/index.html`` linking
-every executed notebook as HTML. Exits non-zero naming the notebooks that failed.
-
-A notebook whose source, parameters and ``picseq_utils`` code are unchanged since its last
-successful run is not re-run (``--force`` re-runs it).
-"""
+Runs the notebooks in order with papermill, keeps going when one fails, renders
+``reports/<profile>/index.html``, and skips a notebook whose inputs are unchanged since its last good run."""
 from __future__ import annotations
 
 import argparse
@@ -21,8 +15,7 @@ import time
 from pathlib import Path
 
 from .metrics import write_json_atomic
-from .nbtools import notebook_defaults
-from .params import PROFILES, NOTEBOOK_SCHEMAS, ParameterError, profile_parameters, validate
+from .params import PROFILES, NOTEBOOK_SCHEMAS, ParameterError, notebook_defaults, profile_parameters, validate
 from .paths import project_root, reports_dir
 
 REPORT_NOTEBOOK = "99_report"
@@ -116,14 +109,11 @@ def to_html(executed: Path) -> Path:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(executed), as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    target = executed.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
-    reading = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                           exclude_output_prompt=True)
-    body, _ = reading.from_notebook_node(nb)
-    executed.with_suffix(".reading.html").write_text(body, encoding="utf-8")
-    return target
+    hidden = dict(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    for suffix, options in ((".html", {}), (".reading.html", hidden)):
+        body, _ = HTMLExporter(template_name="lab", **options).from_notebook_node(nb)
+        executed.with_suffix(suffix).write_text(body, encoding="utf-8")
+    return executed.with_suffix(".html")
 
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;line-height:1.45;color:#222}

@@ -54,6 +54,10 @@ def _format(value, unit) -> str:
     return str(value)
 
 
+def _with_std(value, context: dict, unit) -> str:
+    return _format(value, unit) + (f" ± {_format(context['std'], unit)}" if context.get("std") is not None else "")
+
+
 def _provenance_label(entry: dict) -> str:
     kinds = entry.get("provenance") or []
     return ", ".join("stand-in" if k == "standin" else k for k in kinds) or "-"
@@ -65,15 +69,11 @@ def metrics_table(runs: list[dict]) -> pd.DataFrame:
     for run in runs:
         for entry in run.get("metrics", []):
             context = entry.get("context") or {}
-            rows.append({
-                "notebook": run["notebook"],
-                "metric": entry["name"],
-                "value": _format(entry.get("value"), entry.get("unit")),
-                "± std": _format(context.get("std"), entry.get("unit")) if "std" in context else "",
-                "provenance": _provenance_label(entry),
-                "data": ", ".join(entry.get("data") or []) or "-",
-                "context": ", ".join(f"{k}={v}" for k, v in context.items() if k != "std")[:160],
-            })
+            rows.append({"notebook": run["notebook"], "metric": entry["name"],
+                         "value": _format(entry.get("value"), entry.get("unit")),
+                         "± std": _format(context.get("std"), entry.get("unit")) if "std" in context else "",
+                         "provenance": _provenance_label(entry), "data": ", ".join(entry.get("data") or []) or "-",
+                         "context": ", ".join(f"{k}={v}" for k, v in context.items() if k != "std")[:160]})
     return pd.DataFrame(rows, columns=["notebook", "metric", "value", "± std", "provenance", "data", "context"])
 
 
@@ -94,8 +94,7 @@ def seed_comparison(runs: list[dict]) -> pd.DataFrame:
         elif value is None:
             ours = f"not measured: {context.get('note', 'see the notebook')}"
         else:
-            ours = _format(value, entry.get("unit")) + (f" ± {_format(context['std'], entry.get('unit'))}"
-                                                        if context.get("std") is not None else "")
+            ours = _with_std(value, context, entry.get("unit"))
         rows.append({
             "seed": claim["seed"], "notebook": claim["notebook"], "claim": f"{claim['kind']} {_format(claim['claim'], claim['unit'])}",
             "the seed's conditions": claim["conditions"], "our run of that recipe": ours,
@@ -129,8 +128,7 @@ def accuracy_and_time_table(runs: list[dict]) -> pd.DataFrame:
             context = entry.get("context") or {}
             rows.append({
                 "notebook": run["notebook"], "model": kind,
-                "test accuracy": _format(entry.get("value"), "accuracy")
-                + (f" ± {_format(context['std'], 'accuracy')}" if context.get("std") is not None else ""),
+                "test accuracy": _with_std(entry.get("value"), context, "accuracy"),
                 "seeds": context.get("n"),
                 "time to target": "-" if tta is None else (
                     f"{tta['value']:.1f} s to {target:.0%}" if tta.get("value") is not None
@@ -163,29 +161,19 @@ def provenance_table(runs: list[dict]) -> pd.DataFrame:
         data = run.get("data", {})
         rows.append({
             "notebook": run["notebook"] + (f" @ {run['variant']}" if run.get("variant") else ""),
-            "run": f"{run.get('started', '?')} -> {run.get('finished', '?')}",
-            "profile": run.get("profile"),
+            "run": f"{run.get('started', '?')} -> {run.get('finished', '?')}", "profile": run.get("profile"),
             "data": "; ".join(f"{d.get('label', name)}" for name, d in data.items()) or "-",
             "weights": "; ".join(f"{k}: {v.get('weights', v) if isinstance(v, dict) else v}"
                                  for k, v in run.get("weights", {}).items()) or "-",
-            "device": env.get("device_name", "-"),
-            "torch": env.get("torch", "-"),
-            "commit": env.get("git_commit", "-"),
-            "wall s": run.get("wall_seconds"),
-            "error": run.get("error", ""),
-        })
+            "device": env.get("device_name", "-"), "torch": env.get("torch", "-"), "commit": env.get("git_commit", "-"),
+            "wall s": run.get("wall_seconds"), "error": run.get("error", "")})
     return pd.DataFrame(rows)
 
 
 def figure_list(runs: list[dict]) -> list[tuple[str, Path, str]]:
     """(notebook, path, caption) of every saved figure that still exists."""
-    out = []
-    for run in runs:
-        for fig in run.get("figures", []):
-            path = Path(fig["path"])
-            if path.is_file():
-                out.append((run["notebook"], path, fig.get("caption", "")))
-    return out
+    return [(run["notebook"], Path(fig["path"]), fig.get("caption", "")) for run in runs
+            for fig in run.get("figures", []) if Path(fig["path"]).is_file()]
 
 
 def notebook_timings(profile: str) -> pd.DataFrame:
@@ -202,11 +190,7 @@ def load(profile: str) -> list[dict]:
     return [r for r in load_metrics(profile) if r.get("notebook") != "99_report"]
 
 
-def escape(text) -> str:
-    return html.escape(str(text))
-
-
 def figure_heading(notebook: str, caption: str) -> str:
     """HTML heading of a figure in the report. Captions can carry text from data (a user's clip ids,
     file names), so both parts are escaped: a caption is shown as text, never run as markup."""
-    return f"<p><b>{escape(notebook)}</b> &mdash; {escape(caption)}</p>"
+    return f"<p><b>{html.escape(str(notebook))}</b> &mdash; {html.escape(str(caption))}</p>"

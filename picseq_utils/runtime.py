@@ -16,20 +16,16 @@ from .paths import project_root
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 
 
-def seed_everything(seed: int, deterministic: bool | None = None) -> None:
-    """Seed Python, NumPy and torch (all devices).
-
-    ``deterministic=None`` means: deterministic kernels on CPU runs (so a resumed run matches an
-    uninterrupted one bit for bit) and fast cuDNN autotuning on GPU runs.
-    """
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices). Deterministic kernels where there is no GPU (so a resumed
+    run matches an uninterrupted one bit for bit), fast cuDNN autotuning where there is one."""
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic is None:
-        deterministic = not torch.cuda.is_available()
-    torch.backends.cudnn.deterministic = bool(deterministic)
+    deterministic = not torch.cuda.is_available()
+    torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -48,12 +44,12 @@ def select_device(name: str = "auto") -> torch.device:
         device = torch.device(name)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was asked for but CUDA is not available here; use device='auto' or 'cpu'")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} was asked for but MPS is not available here; use device='auto' or 'cpu'")
     if device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unsupported device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available[device.type]:
+        raise ValueError(f"device {name!r} was asked for but {device.type.upper()} is not available here; "
+                         f"use device='auto' or 'cpu'")
     return device
 
 
@@ -138,28 +134,15 @@ def git_commit() -> str:
 
 def environment_info(device: torch.device | None = None) -> dict:
     """Versions and hardware, stored with every metric."""
+    import timm
     import torchvision
 
-    info = {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda_available": torch.cuda.is_available(),
-        "git_commit": git_commit(),
-        "cpu_capability": cpu_capability(),
-        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
-        "cpu_native_bf16": cpu_has_native_bf16(),
-    }
-    try:
-        import timm
-
-        info["timm"] = timm.__version__
-    except ImportError:  # pragma: no cover - timm is a declared dependency
-        info["timm"] = None
+    info = {"python": sys.version.split()[0], "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "numpy": np.__version__, "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "cuda_available": torch.cuda.is_available(),
+            "git_commit": git_commit(), "cpu_capability": cpu_capability(),
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""), "cpu_native_bf16": cpu_has_native_bf16(),
+            "timm": timm.__version__}
     if device is not None:
         info["device"] = str(device)
         info["device_name"] = device_name(device)

@@ -1,17 +1,6 @@
-"""The one training loop every notebook uses: ``fit`` and ``evaluate``.
-
-- optimisers from timm (``create_optimizer_v2``: AdamW, Adam, SGD; no weight decay on biases,
-  norms, class token and position embeddings),
-- a per-step learning-rate schedule (warm-up, then cosine, one-cycle, multi-step or constant),
-- label smoothing and soft targets (CutMix/MixUp) through ``nn.CrossEntropyLoss``,
-- bf16 autocast on CUDA (and on CPUs with native bf16; a CPU step whose bf16 gradients come out non-finite
-  is redone in fp32 and counted in the history), channels_last, optional ``torch.compile``, gradient clipping,
-- a progress bar that leaves one summary line in an executed notebook (``picseq_utils.progress``),
-- an epoch history as a pandas DataFrame,
-- a checkpoint every epoch and resume from the last one. Every random draw of epoch ``e`` comes
-  from generators seeded by (seed, e), so a resumed deterministic CPU run reproduces the
-  uninterrupted run's history exactly.
-"""
+"""The one training loop every notebook uses: ``fit``, ``evaluate``, ``predict`` (timm optimisers, a per-step
+schedule, bf16 where native, checkpoints every epoch; every random draw of epoch ``e`` is seeded by (seed, e),
+so a resumed deterministic CPU run reproduces the uninterrupted history)."""
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +8,8 @@ import json
 import math
 import time
 import warnings
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -68,23 +57,18 @@ class FitConfig:
     seed: int = 0
 
     def __post_init__(self):
-        problems = []
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            problems.append(f"epochs must be an integer >= 1, got {self.epochs!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            problems.append(f"lr must be a positive number, got {self.lr!r}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
-        if self.weight_decay < 0:
-            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if not 0 <= self.label_smoothing < 1:
-            problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
-            problems.append(f"warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs}")
-        if self.amp not in ("auto", "bf16", "off"):
-            problems.append(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
+        problems = [message for ok, message in (
+            (isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be an integer >= 1, got {self.epochs!r}"),
+            (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr),
+             f"lr must be a positive number, got {self.lr!r}"),
+            (self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}"),
+            (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (0 <= self.warmup_epochs <= self.epochs,
+             f"warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs}"),
+            (self.amp in ("auto", "bf16", "off"), f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}"),
+        ) if not ok]
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -109,9 +93,7 @@ def lr_factor(step: int, total_steps: int, config: FitConfig, steps_per_epoch: i
 def autocast_for(device: torch.device, amp: str = "auto"):
     """bf16 autocast on CUDA, and on CPUs with native bf16 (``auto``); ``bf16`` forces it on CPU/CUDA;
     ``off`` is plain fp32."""
-    if amp == "off" or device.type not in ("cuda", "cpu"):
-        return nullcontext()
-    if device.type == "cuda" or amp == "bf16" or cpu_has_native_bf16():
+    if amp != "off" and (device.type == "cuda" or (device.type == "cpu" and (amp == "bf16" or cpu_has_native_bf16()))):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
@@ -130,25 +112,31 @@ def use_channels_last(model: nn.Module, device: torch.device, setting="auto") ->
     return safe
 
 
-def _batch_size(loader) -> int | None:
-    return getattr(loader, "batch_size", None)
+@contextmanager
+def _oom_advice(loader, where: str):
+    """Turn running out of device memory into a TrainingError that suggests a batch size."""
+    try:
+        yield
+    except Exception as err:
+        if not (isinstance(err, torch.cuda.OutOfMemoryError)
+                or (isinstance(err, RuntimeError) and "out of memory" in str(err).lower())):
+            raise
+        size = getattr(loader, "batch_size", None)
+        if size and size > 1:
+            hint = (f"batch size {size} does not fit in device memory during {where}; try batch_size={size // 2} "
+                    f"(and scale the learning rate down in proportion), or a smaller model / image size")
+        elif size == 1:
+            hint = f"even batch size 1 does not fit in device memory during {where}; use a smaller model or image size"
+        else:
+            hint = f"out of memory during {where}; use a smaller batch, model or image size"
+        raise TrainingError(f"CUDA out of memory: {hint}. (original error: {str(err).splitlines()[0]})") from err
 
 
-def _oom_error(err: Exception, loader, where: str) -> TrainingError:
-    size = _batch_size(loader)
-    if size and size > 1:
-        hint = (f"batch size {size} does not fit in device memory during {where}; try batch_size={size // 2} "
-                f"(and scale the learning rate down in proportion), or a smaller model / image size")
-    elif size == 1:
-        hint = f"even batch size 1 does not fit in device memory during {where}; use a smaller model or image size"
-    else:
-        hint = f"out of memory during {where}; use a smaller batch, model or image size"
-    return TrainingError(f"CUDA out of memory: {hint}. (original error: {str(err).splitlines()[0]})")
-
-
-def _is_oom(err: BaseException) -> bool:
-    return isinstance(err, torch.cuda.OutOfMemoryError) or (
-        isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
+def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_last: bool):
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return x, y
 
 
 @torch.no_grad()
@@ -161,26 +149,15 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device | str | Non
     model.eval()
     outputs, targets = [], []
     try:
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if x.ndim == 4:
-                x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-            with autocast_for(device, amp):
-                out = model(x)
-            outputs.append(out.float().cpu())
-            targets.append(y.cpu())
-    except Exception as err:
-        if _is_oom(err):
-            raise _oom_error(err, loader, "evaluation") from err
-        raise
+        with _oom_advice(loader, "evaluation"):
+            for x, y in loader:
+                x, y = _to_device(x, y, device, channels_last)
+                with autocast_for(device, amp):
+                    outputs.append(model(x).float().cpu())
+                targets.append(y.cpu())
     finally:
         model.train(was_training)
     return torch.cat(outputs), torch.cat(targets)
-
-
-def accuracy_from(outputs: torch.Tensor, targets: torch.Tensor) -> float:
-    hard = targets.argmax(1) if targets.ndim == 2 else targets
-    return (outputs.argmax(1) == hard).float().mean().item()
 
 
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
@@ -190,18 +167,16 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
     Cross-entropy is also right for models that end in LogSoftmax: log-softmax is idempotent.
     """
     outputs, targets = predict(model, loader, device, amp, channels_last)
-    loss = nn.functional.cross_entropy(outputs, targets).item()
-    return {"loss": loss, "accuracy": accuracy_from(outputs, targets), "n": len(targets)}
+    hard = targets.argmax(1) if targets.ndim == 2 else targets
+    return {"loss": nn.functional.cross_entropy(outputs, targets).item(),
+            "accuracy": (outputs.argmax(1) == hard).float().mean().item(), "n": len(targets)}
 
 
 @dataclass
 class FitResult:
     model: nn.Module
     history: pd.DataFrame
-    config: FitConfig
     resumed_from: int = 0
-    checkpoint_dir: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def train_seconds(self) -> float:
@@ -264,6 +239,14 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     params = [p for p in model.parameters() if p.requires_grad]
     cpu_bf16 = device.type == "cpu" and isinstance(autocast_for(device, amp), torch.autocast)
 
+    def forward_backward(x, y, precision: str):
+        with autocast_for(device, precision):
+            out = step_model(x)
+            loss = criterion(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        return out, loss
+
     checkpointer = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     fp = fingerprint(model, config, train_loader, fingerprint_extra)
     history: list[dict] = []
@@ -288,21 +271,20 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     try:
         for epoch in range(start_epoch, epochs):
             # Every random draw of this epoch (shuffle, augmentation, dropout, CutMix) depends on (seed, epoch).
-            torch.manual_seed(int(epoch_generator(seed, epoch).initial_seed()))
+            epoch_seed = int(epoch_generator(seed, epoch).initial_seed())
+            torch.manual_seed(epoch_seed)
             if hasattr(train_loader, "set_epoch"):
                 train_loader.set_epoch(epoch)
             elif getattr(train_loader, "generator", None) is not None:
-                train_loader.generator.manual_seed(int(epoch_generator(seed, epoch).initial_seed()))
+                train_loader.generator.manual_seed(epoch_seed)
             model.train()
             # Sums stay on the device; reading them back every step would stall an accelerator.
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
-            seen, counted = 0, 0
+            seen, counted, waited, redone = 0, 0, 0.0, 0
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             t0 = time.perf_counter()
-            waited = 0.0
-            redone = 0
             batches = iter(train_loader)
             for i in range(steps_per_epoch):
                 t_wait = time.perf_counter()
@@ -315,39 +297,28 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                 factor = lr_factor(step, total_steps, config, steps_per_epoch)
                 for group in opt.param_groups:
                     group["lr"] = group["base_lr"] * factor
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                if x.ndim == 4:
-                    x = x.contiguous(memory_format=torch.channels_last if use_cl else torch.contiguous_format)
-                try:
-                    with autocast_for(device, amp):
-                        out = step_model(x)
-                        loss = criterion(out.float(), y)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if cpu_bf16 and not _gradients_finite(params):
+                x, y = _to_device(x, y, device, use_cl)
+                with _oom_advice(train_loader, "training"):
+                    out, loss = forward_backward(x, y, amp)
+                    grads = [p.grad for p in params if p.grad is not None]
+                    if cpu_bf16 and grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
                         # oneDNN's bf16 kernels now and then return non-finite weight gradients (seen for a
                         # stride-2 3x3 convolution on a 1x1 input): redo this step in fp32 rather than let
                         # the NaN reach the weights. A genuinely diverging loss stays non-finite in fp32 too.
-                        out = step_model(x)
-                        loss = criterion(out.float(), y)
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
+                        out, loss = forward_backward(x, y, "off")
                         redone += 1
                     if grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                     opt.step()
-                except Exception as err:
-                    if _is_oom(err):
-                        raise _oom_error(err, train_loader, "training") from err
-                    raise
                 n = len(x)
                 loss_sum += loss.detach().float() * n
                 seen += n
                 if y.ndim == 1:  # soft (mixed) targets have no honest accuracy
                     correct += (out.detach().argmax(1) == y).sum()
                     counted += n
-                if (i + 1) % 50 == 0 or i + 1 == steps_per_epoch:
-                    _check_finite(loss_sum, desc, epoch, i, lr)
+                if ((i + 1) % 50 == 0 or i + 1 == steps_per_epoch) and not math.isfinite(total := loss_sum.item()):
+                    raise TrainingError(f"{desc}: the loss became {total} by epoch {epoch + 1}, step {i + 1}; "
+                                        f"lower the learning rate (lr={lr}) or set grad_clip")
                 bar.update(1)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
@@ -378,19 +349,6 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
     FIT_LOG.append({"desc": desc, "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
                     "samples_per_epoch": getattr(train_loader, "num_samples", None) or steps_per_epoch * (
-                        _batch_size(train_loader) or 0), "epochs": epochs, "resumed_from": start_epoch,
+                        getattr(train_loader, "batch_size", None) or 0), "epochs": epochs, "resumed_from": start_epoch,
                     "seconds": float(frame["seconds"].sum())})
-    return FitResult(model, frame, config, resumed_from=start_epoch,
-                     checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None)
-
-
-def _gradients_finite(params: list[torch.Tensor]) -> bool:
-    grads = [p.grad for p in params if p.grad is not None]
-    return not grads or bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all())
-
-
-def _check_finite(loss_sum: torch.Tensor, desc: str, epoch: int, step: int, lr: float) -> None:
-    value = loss_sum.item()
-    if not math.isfinite(value):
-        raise TrainingError(f"{desc}: the loss became {value} by epoch {epoch + 1}, step {step + 1}; "
-                            f"lower the learning rate (lr={lr}) or set grad_clip")
+    return FitResult(model, frame, resumed_from=start_epoch)

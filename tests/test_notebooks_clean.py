@@ -4,7 +4,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from picseq_utils import nbtools
+from tools import nbtools
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

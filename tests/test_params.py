@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from picseq_utils import params as P
-from picseq_utils.nbtools import parameters_cell
+from picseq_utils.params import parameters_cell
 from picseq_utils.params import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,36 +1,25 @@
 """8-frame clips with a success/failure outcome: a generator, the folder format, and a loader.
 
-Seed 000's 80 clips are private, so picseq generates its own: in every clip a "balloon" (a disk)
-inflates. In a **success** clip it keeps inflating to the last frame; in a **failure** clip it
-starts the same way, then deflates after a random peak frame (the 4th to 6th). The starting size
-(spread over a factor of 3), the relative growth rate, the balloon's drift, colours, background and
-0-2 distractor shapes (squares and triangles that drift but never change size) are drawn from the
-same distributions in both classes. The first four frames are therefore identically distributed in
-both classes, and a single late frame only hints (a bigger balloon is more often a success): the
-outcome is in how the scene evolves. Notebook 02's per-frame baseline measures what one frame gives.
-
-Clips live on disk as ``<root>/<set>/{success,failure}/<clip_id>/frame_00.png ...`` - the same format
-for generated clips and for a user's own, read by :func:`load_clip_folder`: any frame size (resized to
-``frame_size`` on load: shorter side, then centre crop), PNG or JPEG, any colour mode; clear errors for bad
-input (naming the clip).
-"""
+In every clip a "balloon" inflates; in a failure clip it deflates after a random peak frame (4th to 6th).
+Everything else is drawn from the same distributions in both classes, so the outcome is in how the scene
+evolves. On disk: ``<root>/<set>/{success,failure}/<clip_id>/frame_00.png ...`` (generated or a user's own,
+read by :func:`load_clip_folder`)."""
 from __future__ import annotations
 
 import os
 import re
-from collections import Counter
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import standin
-from .provenance import Provenance
-from .provenance import DataCorruptError, DataUnavailableError
 from ..paths import data_root
+from . import standin
+from .provenance import DataCorruptError, DataUnavailableError, Provenance
 
 CLASSES = ("failure", "success")  # label 0, label 1 (sorted names)
 FRAMES = 8
@@ -54,11 +43,6 @@ class ClipSet:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-    def take(self, index) -> "ClipSet":
-        index = torch.as_tensor(index, dtype=torch.long)
-        return replace(self, clips=self.clips[index], labels=self.labels[index],
-                       ids=tuple(self.ids[i] for i in index.tolist()))
 
 
 # --------------------------------------------------------------------------- generator
@@ -84,39 +68,35 @@ def _radius_paths(labels: np.ndarray, rng: np.random.Generator, size: int) -> np
     return np.clip(radius, 0.03 * size, None)
 
 
-def _draw_disk(frame, cx, cy, r, colour, ys, xs):
-    d = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)
-    m = np.clip(r - d + 0.5, 0, 1)[..., None]
-    frame *= 1 - m
-    frame += m * colour
-
-
-def generate_clips(n: int = 80, size: int = 112, seed: int = 0, balanced: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n`` clips: uint8 (n, 8, size, size, 3) and labels (n,) with 1 = success."""
+def generate_clips(n: int = 80, size: int = 112, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` clips (half of each class): uint8 (n, 8, size, size, 3) and labels (n,) with 1 = success."""
     if n < 2 or size < 16:
         raise ValueError(f"need at least 2 clips of at least 16 px, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
-    labels = (np.arange(n) % 2) if balanced else rng.integers(0, 2, n)
-    labels = rng.permutation(labels)
+    labels = rng.permutation(np.arange(n) % 2)
     radius = _radius_paths(labels, rng, size)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     clips = np.empty((n, FRAMES, size, size, 3), dtype=np.uint8)
     hsv = standin._hsv_to_rgb
+
+    def colour(min_saturation, min_value):
+        return hsv(np.array([rng.uniform(0, 1)]), np.array([rng.uniform(min_saturation, 1)]),
+                   np.array([rng.uniform(min_value, 1)]))[0]
+
     for i in range(n):
         bg = hsv(rng.uniform(0, 1, 2), rng.uniform(0, 0.35, 2), rng.uniform(0.15, 0.6, 2))
         angle = rng.uniform(0, 2 * np.pi)
         ramp = (np.cos(angle) * xs + np.sin(angle) * ys) / size
         ramp = ((ramp - ramp.min()) / (np.ptp(ramp) + 1e-6))[..., None]
         background = bg[0] * (1 - ramp) + bg[1] * ramp
-        balloon = hsv(np.array([rng.uniform(0, 1)]), np.array([rng.uniform(0.6, 1)]), np.array([rng.uniform(0.7, 1)]))[0]
+        balloon = colour(0.6, 0.7)
         start = rng.uniform(0.35, 0.65, 2) * size
         drift = rng.uniform(-0.02, 0.02, 2) * size
         distractors = []
         for _ in range(rng.integers(0, 3)):
             distractors.append(dict(kind=int(rng.choice([1, 2])), r=rng.uniform(0.06, 0.12) * size,
                                     pos=rng.uniform(0.15, 0.85, 2) * size, vel=rng.uniform(-0.03, 0.03, 2) * size,
-                                    colour=hsv(np.array([rng.uniform(0, 1)]), np.array([rng.uniform(0.5, 1)]),
-                                               np.array([rng.uniform(0.5, 1)]))[0]))
+                                    colour=colour(0.5, 0.5)))
         noise = rng.uniform(0.01, 0.05)
         for t in range(FRAMES):
             frame = background.copy()
@@ -127,7 +107,9 @@ def generate_clips(n: int = 80, size: int = 112, seed: int = 0, balanced: bool =
                 m = standin._shape_masks(np.array([d["kind"]]), u, v, np.array([d["r"]]))[0][..., None]
                 frame = frame * (1 - m) + d["colour"] * m
             cx, cy = start + drift * t
-            _draw_disk(frame, cx, cy, radius[i, t], balloon, ys, xs)
+            m = np.clip(radius[i, t] - np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2) + 0.5, 0, 1)[..., None]
+            frame *= 1 - m
+            frame += m * balloon
             frame += rng.standard_normal(frame.shape).astype(np.float32) * noise
             clips[i, t] = np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8)
     return clips, labels.astype(np.int64)
@@ -136,8 +118,8 @@ def generate_clips(n: int = 80, size: int = 112, seed: int = 0, balanced: bool =
 # --------------------------------------------------------------------------- folder format
 
 
-def write_clip_folder(folder: Path, clips: np.ndarray, labels: np.ndarray, prefix: str = "clip") -> Path:
-    """Write clips as ``folder/{success,failure}/<prefix>_NNN/frame_TT.png``, atomically: into a
+def write_clip_folder(folder: Path, clips: np.ndarray, labels: np.ndarray) -> Path:
+    """Write clips as ``folder/{success,failure}/clip_NNN/frame_TT.png``, atomically: into a
     temporary sibling folder, then renamed, so concurrent or interrupted runs never leave half a set."""
     from PIL import Image
 
@@ -146,7 +128,7 @@ def write_clip_folder(folder: Path, clips: np.ndarray, labels: np.ndarray, prefi
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp"))
     try:
         for i, (clip, label) in enumerate(zip(clips, labels)):
-            target = tmp / CLASSES[int(label)] / f"{prefix}_{i:03d}"
+            target = tmp / CLASSES[int(label)] / f"clip_{i:03d}"
             target.mkdir(parents=True)
             for t, frame in enumerate(clip):
                 Image.fromarray(frame).save(target / f"frame_{t:02d}.png")
@@ -293,9 +275,5 @@ def kfold_by_clip(labels: torch.Tensor, folds: int, seed: int = 0) -> list[tuple
     for cls in labels.unique().tolist():
         members = gen.permutation(np.flatnonzero(labels.numpy() == cls))
         assignment[members] = np.arange(len(members)) % folds
-    out = []
-    for k in range(folds):
-        val = torch.as_tensor(np.flatnonzero(assignment == k))
-        train = torch.as_tensor(np.flatnonzero(assignment != k))
-        out.append((train, val))
-    return out
+    return [(torch.as_tensor(np.flatnonzero(assignment != k)), torch.as_tensor(np.flatnonzero(assignment == k)))
+            for k in range(folds)]

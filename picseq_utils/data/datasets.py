@@ -1,16 +1,10 @@
-"""One entry point per data set: ``load_cifar10``, ``load_cifar100``, ``load_flowers102``,
-``load_digits`` (and ``load_dataset(name)``). Each returns an :class:`ImageData` with provenance.
-
-``source``:
-- ``"real"``: the named data set, from ``<root>`` or downloaded there. Absent and not downloadable
-  (no network) -> :class:`DataUnavailableError` within seconds, naming the path, the expected layout
-  and the download command. Never a silent fallback.
-- ``"standin"``: a picseq-generated stand-in written in the data set's exact on-disk format under
-  ``<root>/standin/`` (never where real data goes) and read back by torchvision's own parser.
-- ``"auto"``: real when present or downloadable, otherwise the stand-in, with a printed notice.
-"""
+"""One entry point per data set (``load_cifar10``, ``load_cifar100``, ``load_flowers102``, ``load_digits``,
+``load_dataset(name)``), each returning an :class:`ImageData` with provenance. ``source``: ``"real"`` (absent
+-> :class:`DataUnavailableError`, never a silent fallback), ``"standin"`` (generated in the real on-disk format
+under ``<root>/standin/``) or ``"auto"`` (real when available, else the stand-in, with a notice)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import sys
@@ -24,35 +18,29 @@ from torchvision.datasets.utils import check_integrity
 
 from ..paths import data_root
 from . import standin
-from .images import ImageData, ImageSplit
+from .images import ImageData, ImageSplit, split_off
 from .provenance import DataCorruptError, DataUnavailableError, Provenance, check_source, network_available
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 FLOWERS_URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/"
 STANDIN_SEED = 20240601
-
-
-def standin_stamp() -> str:
-    """A fingerprint of the stand-in generator: stand-ins written by another version are regenerated."""
-    import hashlib
-
-    return hashlib.sha256(Path(standin.__file__).read_bytes() + str(STANDIN_SEED).encode()).hexdigest()[:12]
-
-
-def _stamp(folder: Path) -> None:
-    (folder / ".picseq_standin").write_text(standin_stamp())
-
-
-def _stamped(folder: Path) -> bool:
-    """True when ``folder`` holds a stand-in written by this version of the generator."""
-    stamp = folder / ".picseq_standin"
-    return stamp.is_file() and stamp.read_text().strip() == standin_stamp()
-
-
+STAMP = ".picseq_standin"
+FLOWER_PROTOCOLS = ("trainval", "train")
 #: A data root holding this file is a rehearsal root (``make rehearse``): stand-ins written in the real data sets'
 #: layout at the real paths, so that ``source="real"`` runs torchvision's real parsers on them. Only the MD5
 #: checks are skipped there, and every number is labelled stand-in.
 REHEARSAL_MARK = ".picseq_rehearsal"
+REHEARSAL_NOTE = "rehearsal: a stand-in in the real layout at the real path"
+
+
+def standin_stamp() -> str:
+    """A fingerprint of the stand-in generator: stand-ins written by another version are regenerated."""
+    return hashlib.sha256(Path(standin.__file__).read_bytes() + str(STANDIN_SEED).encode()).hexdigest()[:12]
+
+
+def _stamped(folder: Path) -> bool:
+    """True when ``folder`` holds a stand-in written by this version of the generator."""
+    return (folder / STAMP).is_file() and (folder / STAMP).read_text().strip() == standin_stamp()
 
 
 def rehearsal_root(root: Path) -> bool:
@@ -74,14 +62,18 @@ def _notice(message: str) -> None:
     print(f"[picseq.data] {message}", file=sys.stderr)
 
 
-def _unavailable(name: str, root: Path, layout: str, key: str, url: str, reason: str) -> DataUnavailableError:
-    return DataUnavailableError(
-        f"{name} is not in {root} and cannot be downloaded ({reason}).\n"
-        f"  expected layout: {layout}\n"
-        f"  to get it, on a machine with internet run:\n"
-        f"      python -m picseq_utils.data download {key} --root {root}\n"
-        f"  (or fetch it from {url} and unpack it into {root}).\n"
-        f"  To run without it, use source='standin' (a generated stand-in, labelled as such) or source='auto'.")
+def _absent(name: str, root: Path, layout: str, key: str, url: str, host: str, source: str, download: bool) -> None:
+    """The real data is neither here nor downloadable: an error naming the fix for ``source="real"``, else a notice."""
+    reason = "downloads are switched off" if not download else f"no network: cannot reach {host}"
+    if source == "real":
+        raise DataUnavailableError(
+            f"{name} is not in {root} and cannot be downloaded ({reason}).\n"
+            f"  expected layout: {layout}\n"
+            f"  to get it, on a machine with internet run:\n"
+            f"      python -m picseq_utils.data download {key} --root {root}\n"
+            f"  (or fetch it from {url} and unpack it into {root}).\n"
+            f"  To run without it, use source='standin' (a generated stand-in, labelled as such) or source='auto'.")
+    _notice(f"{name} not found in {root} and {reason}; using the generated stand-in (labelled 'stand-in').")
 
 
 def _ensure_writable(folder: Path) -> Path:
@@ -99,24 +91,18 @@ def _ensure_writable(folder: Path) -> Path:
 # --------------------------------------------------------------------------- CIFAR
 
 
-class _StandinCIFAR10(torchvision.datasets.CIFAR10):
-    """torchvision's CIFAR-10 parser with the MD5 checks off: used for picseq's stand-in only."""
-
-    train_list = [[f"data_batch_{i}", None] for i in range(1, 6)]
-    test_list = [["test_batch", None]]
-    meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
-
-
-class _StandinCIFAR100(torchvision.datasets.CIFAR100):
-    train_list = [["train", None]]
-    test_list = [["test", None]]
-    meta = {**torchvision.datasets.CIFAR100.meta, "md5": None}
+def _without_md5(cls):
+    """torchvision's CIFAR parser with the MD5 checks off: used for picseq's stand-ins only."""
+    return type(f"Standin{cls.__name__}", (cls,), {"meta": {**cls.meta, "md5": None},
+                **{files: [[name, None] for name, _ in getattr(cls, files)] for files in ("train_list", "test_list")}})
 
 
 _CIFAR = {
-    10: dict(name="CIFAR-10", key="cifar10", cls=torchvision.datasets.CIFAR10, standin_cls=_StandinCIFAR10,
+    10: dict(name="CIFAR-10", key="cifar10", cls=torchvision.datasets.CIFAR10,
+             standin_cls=_without_md5(torchvision.datasets.CIFAR10),
              folder="cifar-10-batches-py", files="data_batch_1..5, test_batch, batches.meta"),
-    100: dict(name="CIFAR-100", key="cifar100", cls=torchvision.datasets.CIFAR100, standin_cls=_StandinCIFAR100,
+    100: dict(name="CIFAR-100", key="cifar100", cls=torchvision.datasets.CIFAR100,
+              standin_cls=_without_md5(torchvision.datasets.CIFAR100),
               folder="cifar-100-python", files="train, test, meta"),
 }
 
@@ -148,29 +134,18 @@ def write_cifar_standin(root: Path, num_classes: int, n_train: int = 50000, n_te
             sl = slice(i * per_batch, (i + 1) * per_batch)
             dump(f"data_batch_{i + 1}", {"batch_label": f"picseq stand-in training batch {i + 1} of 5",
                                          "labels": train_labels[sl].tolist(), "data": rows(train[sl]),
-                                         "filenames": [f"standin_{j}.png" for j in range(sl.start, sl.start + len(train[sl]))]})
+                                         "filenames": [f"standin_{j}.png" for j in range(n_train)[sl]]})
         dump("test_batch", {"batch_label": "picseq stand-in testing batch 1 of 1", "labels": test_labels.tolist(),
                             "data": rows(test), "filenames": [f"standin_test_{j}.png" for j in range(n_test)]})
         dump("batches.meta", {"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072})
     else:
-        coarse = [f"group-{g}" for g in range(20)]
         for name, images, labels in (("train", train, train_labels), ("test", test, test_labels)):
             dump(name, {"batch_label": f"picseq stand-in {name}", "fine_labels": labels.tolist(),
                         "coarse_labels": (labels // 5).tolist(), "data": rows(images),
                         "filenames": [f"standin_{name}_{j}.png" for j in range(len(labels))]})
-        dump("meta", {"fine_label_names": names, "coarse_label_names": coarse})
-    _stamp(folder)
+        dump("meta", {"fine_label_names": names, "coarse_label_names": [f"group-{g}" for g in range(20)]})
+    (folder / STAMP).write_text(standin_stamp())
     return folder
-
-
-def _cifar_corrupt_files(root: Path, spec: dict) -> list[str]:
-    cls = spec["cls"]
-    bad = []
-    for filename, md5 in cls.train_list + cls.test_list + [[cls.meta["filename"], cls.meta["md5"]]]:
-        path = root / spec["folder"] / filename
-        if path.exists() and not check_integrity(str(path), md5):
-            bad.append(str(path))
-    return bad
 
 
 def _to_split(dataset) -> ImageSplit:
@@ -182,45 +157,39 @@ def _load_cifar(num_classes: int, source: str, root, download: bool) -> ImageDat
     check_source(source)
     spec = _CIFAR[num_classes]
     root = data_root(root)
-    cls = spec["cls"]
-    layout = f"{root / spec['folder']}/{{{spec['files']}}}"
+    folder = root / spec["folder"]
     if source in ("real", "auto"):
-        present = (root / spec["folder"]).is_dir()
-        if present and rehearsal_root(root):
-            cls = spec["standin_cls"]  # torchvision's parser, MD5 checks off: the rehearsal's stand-in
-        elif present:
-            bad = _cifar_corrupt_files(root, spec)
-            missing = [f for f, _ in cls.train_list + cls.test_list + [[cls.meta["filename"], None]]
-                       if not (root / spec["folder"] / f).is_file()]
+        present, rehearsal = folder.is_dir(), rehearsal_root(root)
+        # a rehearsal's stand-in is read by torchvision's parser with the MD5 checks off
+        cls = spec["standin_cls"] if present and rehearsal else spec["cls"]
+        if present and not rehearsal:
+            files = [(folder / name, md5) for name, md5 in cls.train_list + cls.test_list
+                     + [[cls.meta["filename"], cls.meta["md5"]]]]
+            bad = [str(path) for path, md5 in files if path.exists() and not check_integrity(str(path), md5)]
+            missing = [path.name for path, _ in files if not path.is_file()]
             if bad or missing:
                 raise DataCorruptError(
-                    f"{spec['name']} in {root / spec['folder']} is incomplete or corrupted: "
+                    f"{spec['name']} in {folder} is incomplete or corrupted: "
                     + (f"MD5 mismatch (truncated or damaged download?) in {', '.join(bad)}" if bad else "")
                     + ("; " if bad and missing else "") + (f"missing {', '.join(missing)}" if missing else "")
-                    + f". Delete {root / spec['folder']} and run: python -m picseq_utils.data download {spec['key']} --root {root}")
-        reachable = present or (download and network_available(cls.url))
-        if reachable:
+                    + f". Delete {folder} and run: python -m picseq_utils.data download {spec['key']} --root {root}")
+        if present or (download and network_available(cls.url)):
             if not present:  # only a download writes; data already there may sit on a read-only share
                 _ensure_writable(root)
             train = cls(str(root), train=True, download=download and not present)
             test = cls(str(root), train=False, download=False)
-            kind, note = ("standin", "rehearsal: a stand-in in the real layout at the real path") \
-                if rehearsal_root(root) else ("real", "")
-            prov = Provenance(spec["name"], kind, str(root / spec["folder"]), CIFAR_URL, len(train), len(test),
-                              num_classes, (3, 32, 32), note=note)
+            prov = Provenance(spec["name"], "standin" if rehearsal else "real", str(folder), CIFAR_URL, len(train),
+                              len(test), num_classes, (3, 32, 32), note=REHEARSAL_NOTE if rehearsal else "")
             return ImageData(_to_split(train), _to_split(test), tuple(train.classes), prov)
-        reason = "downloads are switched off" if not download else "no network: cannot reach www.cs.toronto.edu"
-        if source == "real":
-            raise _unavailable(spec["name"], root, layout, spec["key"], cls.url, reason)
-        _notice(f"{spec['name']} not found in {root} and {reason}; using the generated stand-in (labelled 'stand-in').")
+        _absent(spec["name"], root, f"{folder}/{{{spec['files']}}}", spec["key"], cls.url, "www.cs.toronto.edu",
+                source, download)
     standin_root = root / "standin"
     folder = standin_root / spec["folder"]
     if not (folder / spec["standin_cls"].meta["filename"]).is_file() or not _stamped(folder):
         _notice(f"generating the {spec['name']} stand-in in {folder} (once per generator version; ~10 s)")
         write_cifar_standin(_ensure_writable(standin_root), num_classes)
     try:
-        train = spec["standin_cls"](str(standin_root), train=True)
-        test = spec["standin_cls"](str(standin_root), train=False)
+        train, test = (spec["standin_cls"](str(standin_root), train=is_train) for is_train in (True, False))
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError, RuntimeError) as err:
         raise DataCorruptError(f"the {spec['name']} stand-in in {folder} is unreadable ({type(err).__name__}: {err}). "
                                f"Delete {folder}; it is regenerated on the next load.") from err
@@ -258,32 +227,29 @@ def write_flowers_standin(root: Path, per_class: tuple[int, int, int] = (10, 10,
 
     folder = root / "flowers-102"
     (folder / "jpg").mkdir(parents=True, exist_ok=True)
-    num_classes = 102
-    labels = np.concatenate([np.repeat(np.arange(num_classes), n) for n in per_class])
-    split = np.concatenate([np.full(num_classes * n, s) for s, n in enumerate(per_class)])
+    labels = np.concatenate([np.repeat(np.arange(102), n) for n in per_class])
+    split = np.concatenate([np.full(102 * n, s) for s, n in enumerate(per_class)])
     order = np.random.default_rng(seed).permutation(len(labels))  # image ids are not sorted by class
     labels, split = labels[order], split[order]
-    rng = np.random.default_rng(seed + 1)
-    sizes = rng.integers(96, 145, size=(len(labels), 2))
+    sizes = np.random.default_rng(seed + 1).integers(96, 145, size=(len(labels), 2))
     for (h, w) in {tuple(s) for s in sizes.tolist()}:
         sel = np.flatnonzero((sizes[:, 0] == h) & (sizes[:, 1] == w))
-        images = standin.draw_images(labels[sel], num_classes, (h, w), seed + 2 + h * 1000 + w)
-        for i, image in zip(sel, images):
+        for i, image in zip(sel, standin.draw_images(labels[sel], 102, (h, w), seed + 2 + h * 1000 + w)):
             Image.fromarray(image).save(folder / "jpg" / f"image_{i + 1:05d}.jpg", quality=92)
     ids = np.arange(1, len(labels) + 1)
     savemat(folder / "imagelabels.mat", {"labels": (labels + 1)[None, :]})
     savemat(folder / "setid.mat", {"trnid": ids[split == 0][None, :], "valid": ids[split == 1][None, :],
                                    "tstid": ids[split == 2][None, :]})
-    _stamp(folder)
+    (folder / STAMP).write_text(standin_stamp())
     return folder
 
 
-def _decode_resized(paths: list[Path], size: int) -> torch.Tensor:
-    """Decode JPEGs, resize the shorter side to ``size`` and centre-crop: uint8 (N, 3, size, size)."""
+def _decoded_split(dataset, size: int) -> ImageSplit:
+    """Decode a Flowers split's JPEGs, resize the shorter side to ``size`` and centre-crop: uint8 (N, 3, size, size)."""
     from PIL import Image, UnidentifiedImageError
 
-    out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
-    for i, path in enumerate(paths):
+    out = torch.empty((len(dataset._image_files), 3, size, size), dtype=torch.uint8)
+    for i, path in enumerate(dataset._image_files):
         try:
             with Image.open(path) as img:
                 img.draft("RGB", (size, size))  # JPEG decoders downscale while decoding: much faster
@@ -297,13 +263,7 @@ def _decode_resized(paths: list[Path], size: int) -> torch.Tensor:
                 out[i] = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
         except (OSError, UnidentifiedImageError) as err:
             raise DataCorruptError(f"cannot read image {path} ({err}); delete it and download the data set again") from err
-    return out
-
-
-def _flowers_split(dataset_cls, root: Path, split: str, size: int) -> tuple[ImageSplit, list]:
-    ds = dataset_cls(str(root), split=split, download=False)
-    images = _decode_resized(list(ds._image_files), size)
-    return ImageSplit(images, torch.as_tensor(ds._labels, dtype=torch.long)), ds
+    return ImageSplit(out, torch.as_tensor(dataset._labels, dtype=torch.long))
 
 
 def _flowers_from_disk(dataset_cls, root: Path, size: int, protocol: str, cache_tag: str):
@@ -316,7 +276,8 @@ def _flowers_from_disk(dataset_cls, root: Path, size: int, protocol: str, cache_
             cache.unlink(missing_ok=True)
             return _flowers_from_disk(dataset_cls, root, size, protocol, cache_tag)
     else:
-        splits = {s: _flowers_split(dataset_cls, root, s, size)[0] for s in ("train", "val", "test")}
+        splits = {s: _decoded_split(dataset_cls(str(root), split=s, download=False), size)
+                  for s in ("train", "val", "test")}
         tmp = cache.with_suffix(".tmp")
         try:  # a cache only: a read-only data root decodes the JPEGs every time instead
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -334,11 +295,8 @@ def _flowers_from_disk(dataset_cls, root: Path, size: int, protocol: str, cache_
 
 
 def _flowers_missing(folder: Path) -> list[str]:
-    need = ["jpg/", "imagelabels.mat", "setid.mat"]
-    return [n for n in need if not ((folder / n).is_dir() if n.endswith("/") else (folder / n).is_file())]
-
-
-FLOWER_PROTOCOLS = ("trainval", "train")
+    return [n for n in ("jpg/", "imagelabels.mat", "setid.mat")
+            if not ((folder / n).is_dir() if n.endswith("/") else (folder / n).is_file())]
 
 
 def load_flowers102(source: str = "auto", root=None, download: bool = True, image_size: int = 112,
@@ -354,45 +312,39 @@ def load_flowers102(source: str = "auto", root=None, download: bool = True, imag
     if not isinstance(image_size, int) or image_size < 8:
         raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
     root = data_root(root)
-    cls = torchvision.datasets.Flowers102
     folder = root / "flowers-102"
-    layout = f"{folder}/{{jpg/image_00001.jpg..image_08189.jpg, imagelabels.mat, setid.mat}}"
     if source in ("real", "auto"):
-        present = folder.is_dir()
-        if present and rehearsal_root(root):
-            cls = _StandinFlowers102  # torchvision's parser, MD5 checks off: the rehearsal's stand-in
+        present, rehearsal = folder.is_dir(), rehearsal_root(root)
+        # a rehearsal's stand-in is read by torchvision's parser with the MD5 checks off
+        cls = _StandinFlowers102 if present and rehearsal else torchvision.datasets.Flowers102
         if present:
-            missing = _flowers_missing(folder)
             bad = [f for f, md5 in (cls._file_dict["label"], cls._file_dict["setid"])
                    if md5 and (folder / f).is_file() and not check_integrity(str(folder / f), md5)]
-            if missing or bad:
+            problems = [f"missing {m}" for m in _flowers_missing(folder)] + [f"MD5 mismatch in {b}" for b in bad]
+            if problems:
                 raise DataCorruptError(
-                    f"Flowers-102 in {folder} is incomplete or corrupted ("
-                    + ", ".join([f"missing {m}" for m in missing] + [f"MD5 mismatch in {b}" for b in bad])
-                    + f"). Delete {folder} and run: python -m picseq_utils.data download flowers102 --root {root}")
+                    f"Flowers-102 in {folder} is incomplete or corrupted ({', '.join(problems)}). "
+                    f"Delete {folder} and run: python -m picseq_utils.data download flowers102 --root {root}")
         if present or (download and network_available(cls._download_url_prefix)):
             if not present:
                 cls(str(_ensure_writable(root)), split="train", download=True)
-            rehearsal = rehearsal_root(root)
             train, val, test = _flowers_from_disk(cls, root, image_size, protocol,
                                                   f"rehearsal_{standin_stamp()}" if rehearsal else "real")
             prov = Provenance("Flowers-102", "standin" if rehearsal else "real", str(folder), FLOWERS_URL, len(train),
                               len(test), 102, (3, image_size, image_size),
                               note=f"protocol {protocol}; resized shorter side + centre crop"
-                                   + ("; rehearsal: a stand-in in the real layout at the real path" if rehearsal else ""))
+                                   + (f"; {REHEARSAL_NOTE}" if rehearsal else ""))
             return ImageData(train, test, tuple(cls.classes), prov, val)
-        reason = "downloads are switched off" if not download else "no network: cannot reach www.robots.ox.ac.uk"
-        if source == "real":
-            raise _unavailable("Flowers-102", root, layout, "flowers102", FLOWERS_URL, reason)
-        _notice(f"Flowers-102 not found in {root} and {reason}; using the generated stand-in (labelled 'stand-in').")
+        _absent("Flowers-102", root, f"{folder}/{{jpg/image_00001.jpg..image_08189.jpg, imagelabels.mat, setid.mat}}",
+                "flowers102", FLOWERS_URL, "www.robots.ox.ac.uk", source, download)
     standin_root = root / "standin"
-    sfolder = standin_root / "flowers-102"
-    if _flowers_missing(sfolder) or not _stamped(sfolder):
-        _notice(f"generating the Flowers-102 stand-in in {sfolder} (once per generator version)")
+    folder = standin_root / "flowers-102"
+    if _flowers_missing(folder) or not _stamped(folder):
+        _notice(f"generating the Flowers-102 stand-in in {folder} (once per generator version)")
         write_flowers_standin(_ensure_writable(standin_root))
     train, val, test = _flowers_from_disk(_StandinFlowers102, standin_root, image_size, protocol,
                                           f"standin_{standin_stamp()}")
-    prov = Provenance("Flowers-102", "standin", str(sfolder),
+    prov = Provenance("Flowers-102", "standin", str(folder),
                       f"generated by picseq_utils.data.standin (procedural shapes, seed {STANDIN_SEED}); NOT Flowers-102",
                       len(train), len(test), 102, (3, image_size, image_size),
                       note=f"102 classes (shape x hue family), 10/10/20 images per class as JPEGs with .mat files "
@@ -411,9 +363,8 @@ def load_digits(source: str = "auto", root=None, download: bool = True, image_si
     ``download`` are accepted for a uniform signature. The test split is a fixed, class-balanced
     ``test_fraction`` (seeded by ``split_seed``).
     """
+    import sklearn
     from sklearn.datasets import load_digits as sk_load_digits
-
-    from .images import stratified_indices
 
     if check_source(source) == "standin":
         raise ValueError("digits ships inside scikit-learn (bundled, real images): it has no stand-in; use source='auto'")
@@ -425,14 +376,8 @@ def load_digits(source: str = "auto", root=None, download: bool = True, image_si
         images = torch.nn.functional.interpolate(images, size=(image_size, image_size), mode="bilinear",
                                                  align_corners=False)
     images = (images.clamp(0, 1) * 255).round().to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
-    labels = torch.as_tensor(bunch.target, dtype=torch.long)
-    test_index = stratified_indices(labels, test_fraction, split_seed)
-    is_train = torch.ones(len(labels), dtype=torch.bool)
-    is_train[test_index] = False
-    train = ImageSplit(images[is_train], labels[is_train])
-    test = ImageSplit(images[test_index], labels[test_index])
-    import sklearn
-
+    train, test = split_off(ImageSplit(images, torch.as_tensor(bunch.target, dtype=torch.long)), test_fraction,
+                            split_seed)
     prov = Provenance("digits", "bundled", f"sklearn.datasets.load_digits (scikit-learn {sklearn.__version__})",
                       "UCI ML hand-written digits, 8x8, shipped inside scikit-learn", len(train), len(test), 10,
                       (3, image_size, image_size), note=f"8x8 greyscale upsampled (bilinear) to {image_size}px RGB; "
@@ -440,22 +385,13 @@ def load_digits(source: str = "auto", root=None, download: bool = True, image_si
     return ImageData(train, test, tuple(str(d) for d in range(10)), prov)
 
 
-# --------------------------------------------------------------------------- registry
-
-DATASETS = {
-    "cifar10": load_cifar10,
-    "cifar100": load_cifar100,
-    "flowers102": load_flowers102,
-    "digits": load_digits,
-}
+DATASETS = {"cifar10": load_cifar10, "cifar100": load_cifar100, "flowers102": load_flowers102, "digits": load_digits}
 
 
 def load_dataset(name: str, **kwargs) -> ImageData:
     """``load_dataset("cifar10", source="auto")``; unknown names list the valid ones."""
-    try:
-        loader = DATASETS[name]
-    except KeyError:
-        raise ValueError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}") from None
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return loader(**kwargs)
+        return DATASETS[name](**kwargs)

@@ -30,6 +30,10 @@ class ImageSplit:
         index = torch.as_tensor(index, dtype=torch.long)
         return ImageSplit(self.images[index], self.labels[index])
 
+    def subset(self, fraction: float, seed: int = 0) -> "ImageSplit":
+        """A class-balanced random ``fraction`` (at least one image per class)."""
+        return self.take(stratified_indices(self.labels, fraction, seed))
+
 
 def stratified_indices(labels: torch.Tensor, fraction: float, seed: int = 0) -> torch.Tensor:
     """Indices of a class-balanced random ``fraction`` of ``labels`` (at least one per class), sorted."""
@@ -43,6 +47,14 @@ def stratified_indices(labels: torch.Tensor, fraction: float, seed: int = 0) -> 
         count = max(1, int(round(fraction * len(members))))
         chosen.append(rng.choice(members, size=count, replace=False))
     return torch.as_tensor(np.sort(np.concatenate(chosen)), dtype=torch.long)
+
+
+def split_off(split: ImageSplit, fraction: float, seed: int = 0) -> tuple[ImageSplit, ImageSplit]:
+    """(the rest, a class-balanced random ``fraction``) of ``split``, disjoint and each in the original order."""
+    part = stratified_indices(split.labels, fraction, seed)
+    rest = torch.ones(len(split), dtype=torch.bool)
+    rest[part] = False
+    return split.take(rest.nonzero().squeeze(1)), split.take(part)
 
 
 @dataclass(frozen=True)
@@ -70,42 +82,29 @@ class ImageData:
 
     def with_validation(self, fraction: float = 0.1, seed: int = 0) -> "ImageData":
         """Carve a class-balanced validation split out of the training split (the test split stays untouched)."""
-        val_index = stratified_indices(self.train.labels, fraction, seed)
-        keep = torch.ones(len(self.train), dtype=torch.bool)
-        keep[val_index] = False
-        return replace(self, train=self.train.take(keep.nonzero().squeeze(1)), val=self.train.take(val_index))
+        train, val = split_off(self.train, fraction, seed)
+        return replace(self, train=train, val=val)
 
     def subset_train(self, fraction: float, seed: int = 0) -> "ImageData":
         """Keep a class-balanced ``fraction`` of the training split (for data-size curves and smoke runs)."""
-        if fraction == 1:
-            return self
-        return replace(self, train=self.train.take(stratified_indices(self.train.labels, fraction, seed)))
+        return self if fraction == 1 else replace(self, train=self.train.subset(fraction, seed))
 
     def limit(self, train: int | None = None, test: int | None = None, seed: int = 0) -> "ImageData":
         """Class-balanced subsets of at most ``train`` / ``test`` images (and the validation split
         shrunk in proportion to the training split)."""
         out = self
         if train is not None and train < len(self.train):
-            out = replace(out, train=out.train.take(stratified_indices(out.train.labels, train / len(out.train), seed)))
-            if out.val is not None:
-                frac = min(1.0, train / len(self.train))
-                out = replace(out, val=out.val.take(stratified_indices(out.val.labels, frac, seed)))
+            out = replace(out, train=out.train.subset(train / len(out.train), seed),
+                          val=None if out.val is None else out.val.subset(train / len(self.train), seed))
         if test is not None and test < len(self.test):
-            out = replace(out, test=out.test.take(stratified_indices(out.test.labels, test / len(out.test), seed)))
+            out = replace(out, test=out.test.subset(test / len(out.test), seed))
         return out
 
     def describe(self) -> dict:
         """One table row: name, provenance, sizes."""
-        return {
-            "data set": self.provenance.label,
-            "kind": self.provenance.kind,
-            "classes": self.num_classes,
-            "train": len(self.train),
-            "val": len(self.val) if self.val is not None else 0,
-            "test": len(self.test),
-            "image (C,H,W)": "x".join(map(str, self.image_shape)),
-            "path": self.provenance.path,
-        }
+        return {"data set": self.provenance.label, "kind": self.provenance.kind, "classes": self.num_classes,
+                "train": len(self.train), "val": len(self.val) if self.val is not None else 0, "test": len(self.test),
+                "image (C,H,W)": "x".join(map(str, self.image_shape)), "path": self.provenance.path}
 
 
 def describe_all(datasets) -> pd.DataFrame:

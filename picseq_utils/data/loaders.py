@@ -1,12 +1,5 @@
-"""Loaders: a device-resident loader for small image sets, and batches of tensors already in memory.
-
-Small data sets (CIFAR, digits, Flowers at low resolution) fit in GPU memory as uint8, so the
-whole set is moved to the device once and every batch is cropped, flipped and normalised there
-in one batched operation; nothing waits on CPU worker processes. torchvision's v2 transforms
-draw one set of random parameters per call (one per batch), so the per-sample random crop and
-flip are written here as batched tensor indexing; per-sample random-resized crops use
-``torchvision.ops.roi_align``.
-"""
+"""Loaders: a device-resident loader for small image sets (per-sample crop/flip/resized crop as batched tensor
+operations on the device), and batches of tensors already in memory."""
 from __future__ import annotations
 
 import math
@@ -76,15 +69,23 @@ def random_resized_crop(images: Tensor, size: int, scale=(0.08, 1.0), ratio=(3 /
 
 
 class EpochBatches:
-    """Index batches reshuffled every epoch from (seed, epoch) - so a resumed run redraws the same
-    batches. Subclasses set ``self.device`` and implement ``make_batch(index, generator)``."""
+    """Index batches reshuffled every epoch from (seed, epoch) - so a resumed run redraws the same batches.
+    Subclasses call ``__init__`` (or set ``device`` and ``batch_size`` themselves) and implement ``n_items`` and
+    ``make_batch(index, generator)``."""
 
-    batch_size: int
     shuffle: bool = True
     drop_last: bool = False
     seed: int = 0
     epoch: int = 0
-    device: torch.device
+
+    def __init__(self, n_items: int, batch_size: int, device, shuffle: bool, drop_last: bool, seed: int):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if n_items == 0:
+            raise ValueError("cannot build a loader over no samples")
+        self.device = torch.device(device)
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.drop_last = drop_last and n_items >= batch_size  # a tiny set still yields one batch per epoch
 
     @property
     def n_items(self) -> int:
@@ -128,48 +129,29 @@ class DeviceLoader(EpochBatches):
                  mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
                  batch_transform: BatchTransform | None = None, channels_last: bool = False,
                  seed: int = 0):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if len(split) == 0:
-            raise ValueError("cannot build a loader over an empty split")
-        self.device = torch.device(device)
+        super().__init__(len(split), batch_size, device, shuffle, shuffle if drop_last is None else drop_last, seed)
         self.images = split.images.to(self.device, non_blocking=True)
         self.labels = split.labels.to(self.device, non_blocking=True)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.drop_last = shuffle if drop_last is None else drop_last
-        if self.drop_last and len(split) < batch_size:
-            self.drop_last = False  # a tiny set still yields one batch per epoch
-        self.crop_padding = crop_padding
-        self.flip = flip
-        self.augment = augment
-        channels = self.images.shape[1]
-        self.mean = None if mean is None else torch.tensor(mean, device=self.device).view(1, channels, 1, 1)
-        self.std = None if std is None else torch.tensor(std, device=self.device).view(1, channels, 1, 1)
-        self.batch_transform = batch_transform
-        self.channels_last = channels_last
-        self.seed = seed
-        self.epoch = 0
+        self.crop_padding, self.flip, self.augment = crop_padding, flip, augment
+        self.mean = None if mean is None else torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
+        self.std = None if std is None else torch.tensor(std, device=self.device).view(1, -1, 1, 1)
+        self.batch_transform, self.channels_last = batch_transform, channels_last
 
     @property
     def n_items(self) -> int:
         return len(self.labels)
 
     def make_batch(self, index: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        return self.prepare(self.images[index], self.labels[index], generator)
-
-    def prepare(self, images: Tensor, labels: Tensor, gen: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Augment one uint8 batch and return (float images, targets)."""
+        images, y = self.images[index], self.labels[index]
         if self.crop_padding:
-            images = random_crop(images, self.crop_padding, gen)
+            images = random_crop(images, self.crop_padding, generator)
         if self.flip:
-            images = random_flip(images, gen)
+            images = random_flip(images, generator)
         x = images.float().div_(255)
         if self.augment is not None:
-            x = self.augment(x, gen)
+            x = self.augment(x, generator)
         if self.mean is not None:
             x = (x - self.mean) / self.std
-        y = labels
         if self.batch_transform is not None:
             x, y = self.batch_transform(x, y)
         if self.channels_last:
@@ -177,10 +159,9 @@ class DeviceLoader(EpochBatches):
         return x, y
 
 
-def eval_loader(split: ImageSplit, batch_size: int, *, device, mean=None, std=None, channels_last=False) -> DeviceLoader:
+def eval_loader(split: ImageSplit, batch_size: int, *, device, mean=None, std=None) -> DeviceLoader:
     """In-order, un-augmented loader over a whole split (for validation and test)."""
-    return DeviceLoader(split, batch_size, device=device, shuffle=False, drop_last=False, mean=mean, std=std,
-                        channels_last=channels_last)
+    return DeviceLoader(split, batch_size, device=device, shuffle=False, drop_last=False, mean=mean, std=std)
 
 
 class TensorLoader(EpochBatches):
@@ -193,19 +174,9 @@ class TensorLoader(EpochBatches):
                  seed: int = 0):
         if len(inputs) != len(targets):
             raise ValueError(f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if len(inputs) == 0:
-            raise ValueError("cannot build a loader over no samples")
-        self.device = torch.device(device)
-        self.inputs = inputs.to(self.device)
-        self.targets = targets.to(self.device)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.drop_last = drop_last and len(inputs) >= batch_size
+        super().__init__(len(inputs), batch_size, device, shuffle, drop_last, seed)
+        self.inputs, self.targets = inputs.to(self.device), targets.to(self.device)
         self.transform = transform
-        self.seed = seed
-        self.epoch = 0
 
     @property
     def n_items(self) -> int:

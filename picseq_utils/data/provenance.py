@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from urllib.parse import urlparse
 
 KINDS = ("real", "bundled", "standin")
@@ -29,7 +29,6 @@ class Provenance:
     num_classes: int
     image_shape: tuple    # (C, H, W) as loaded
     note: str = ""
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -41,10 +40,7 @@ class Provenance:
         return f"{self.dataset} ({'stand-in' if self.kind == 'standin' else self.kind})"
 
     def as_dict(self) -> dict:
-        info = asdict(self)
-        info["image_shape"] = list(self.image_shape)
-        info["label"] = self.label
-        return info
+        return {**asdict(self), "image_shape": list(self.image_shape), "label": self.label}
 
 
 def check_source(source: str) -> str:

@@ -1,6 +1,6 @@
 """Parameters of 03_vit_anatomy."""
 from ..data import PHOTOS
-from ..params import Bool, DataRoot, DataSource, Float, Fraction, Int, List, Str, schema
+from ..params import Bool, DataRoot, DataSource, Float, Fraction, Int, List, Str, divides, schema
 
 PARAMS = schema({
     "photo": Str("bundled photograph for the patch figures", choices=tuple(PHOTOS)),
@@ -28,7 +28,7 @@ PARAMS = schema({
     "resume": Bool("resume runs from their checkpoints"),
 }, lambda v: None if v["image_size"] % v["patch_size"] == 0 and v["resample_size"] % v["patch_size"] == 0
    else f"patch_size={v['patch_size']} must divide image_size={v['image_size']} and resample_size={v['resample_size']}",
-   lambda v: None if v["vit_dim"] % v["vit_heads"] == 0 else f"vit_heads={v['vit_heads']} must divide vit_dim={v['vit_dim']}",
+   divides("vit_dim", "vit_heads"),
    lambda v: None if v["inspect"] != "notebook04" or v["image_size"] == 32
    else f"inspect='notebook04' works on CIFAR-10 at 32 px: set image_size=32 (got {v['image_size']})",
    lambda v: None if v["resample_size"] > v["image_size"]

@@ -1,5 +1,5 @@
 """Parameters of 06_idmm_small_data_pretraining."""
-from ..params import Bool, DataRoot, DataSource, Float, Fraction, Int, List, Param, Str, schema
+from ..params import Bool, DataRoot, DataSource, Float, Fraction, Int, List, Param, Str, divides, schema
 
 DATASETS = ("digits", "flowers102")
 FORMULATIONS = ("paper", "official", "no_cutmix", "no_label_smoothing")
@@ -55,7 +55,7 @@ PARAMS = schema({
 }, lambda v: None if v["pretrain_size"] % v["patch_size"] == 0 and v["finetune_size"] % v["patch_size"] == 0
    else f"patch_size={v['patch_size']} must divide pretrain_size={v['pretrain_size']} and "
         f"finetune_size={v['finetune_size']}",
-   lambda v: None if v["vit_dim"] % v["vit_heads"] == 0 else f"vit_heads={v['vit_heads']} must divide vit_dim={v['vit_dim']}",
+   divides("vit_dim", "vit_heads"),
    lambda v: None if v["large_crops"] + v["small_crops"] >= 1 else "at least one multi-crop view is needed",
    lambda v: None if v["formulations"] else "formulations needs at least one IDMM formulation",
    lambda v: None if v["finetune_lrs"] else "finetune_lrs needs at least one learning rate")

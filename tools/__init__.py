@@ -1,0 +1,1 @@
+"""Developer tooling (not part of the installed runtime): ``python -m tools.nbtools``."""
