@@ -44,11 +44,8 @@ class Checkpointer:
         return target
 
     def load_latest(self, fingerprint: str | None = None) -> dict | None:
-        """The newest readable checkpoint whose fingerprint matches, or None.
-
-        Checkpoints of a different configuration are moved to ``stale/`` (not deleted) so a new
-        run never resumes from, or is confused by, another run's files.
-        """
+        """The newest readable checkpoint whose fingerprint matches, or None. Checkpoints of another configuration
+        are moved to ``stale/`` (not deleted) so a new run never resumes from, or is confused by, their files."""
         for path in self.files():
             try:
                 state = torch.load(path, map_location="cpu", weights_only=True)

@@ -63,13 +63,9 @@ def write_json_atomic(path: Path, content: Any) -> None:
 
 
 class MetricsWriter:
-    """Metrics of one notebook run.
-
-    While the run goes on, every change is written to ``metrics/.partial/<key>.json``; ``finish()`` (the
-    notebook's last cell) moves it over ``metrics/<key>.json`` in one atomic rename. A run that fails
-    half way therefore leaves the last good run's file byte-identical. ``key`` is the notebook's name,
-    or ``<notebook>@<variant>`` for a run on other data (e.g. a user's clip folder), kept apart from it.
-    """
+    """Metrics of one notebook run. Every change goes to ``metrics/.partial/<key>.json``; ``finish()`` (the last
+    cell) renames it over ``metrics/<key>.json``, so a run that fails half way leaves the last good run's file
+    byte-identical. ``key``: the notebook's name, or ``<notebook>@<variant>`` for a run on other data, kept apart."""
 
     def __init__(self, notebook: str, profile: str, parameters: dict | None = None, environment: dict | None = None,
                  variant: str | None = None):

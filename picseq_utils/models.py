@@ -115,14 +115,10 @@ class WeightsUnavailableError(RuntimeError):
 
 
 def load_imagenet_weights(model: nn.Module, name: str, *, fallback: bool = False) -> dict:
-    """Load ImageNet weights into ``model`` (a ``build_model(name, ...)``), skipping the classifier
-    and any layer whose shape differs (e.g. the CIFAR stem); position embeddings are resampled
-    by timm to the model's grid. Returns a description for the metrics file.
-
-    Offline without cached weights: ``WeightsUnavailableError`` naming the cache folder and the
-    command that fetches them, or, with ``fallback=True``, the model stays randomly initialised
-    and the description says so.
-    """
+    """Load ImageNet weights into ``model`` (a ``build_model(name, ...)``), skipping the classifier and any layer
+    whose shape differs (e.g. the CIFAR stem); timm resamples position embeddings to the model's grid. Returns a
+    description for the metrics file. Offline without cached weights: ``WeightsUnavailableError`` naming the
+    cache and the fetch command, or with ``fallback=True`` the model stays random and the description says so."""
     if name not in IMAGENET_WEIGHTS:
         raise ValueError(f"no ImageNet weights known for {name!r}; models with weights: {', '.join(IMAGENET_WEIGHTS)}")
     library, ident = IMAGENET_WEIGHTS[name].split(":")
@@ -215,11 +211,9 @@ def load_vit_state_resampled(model: nn.Module, state: dict, skip_head: bool = Fa
     """Load a ViT state dict saved at another resolution into ``model``: position embeddings are
     resampled to ``model``'s grid; with ``skip_head`` the classifier is left as initialised.
     Returns ``{"resampled": bool, "skipped": [...]}``."""
-    state = dict(state)
-    resampled = _fit_pos_embed(model, state)
     skipped = [k for k in state if k.startswith("head.")] if skip_head else []
-    for key in skipped:
-        del state[key]
+    state = {k: v for k, v in state.items() if k not in skipped}
+    resampled = _fit_pos_embed(model, state)
     missing, unexpected = model.load_state_dict(state, strict=not skip_head)
     bad = [k for k in missing if not k.startswith("head.")]
     if bad or unexpected:

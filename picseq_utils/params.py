@@ -157,18 +157,13 @@ def data_parameters(notebook: str) -> list[str]:
 
 
 def validate(notebook: str, values: Mapping[str, Any], spec: Schema | None = None) -> dict:
-    """Check ``values`` against the notebook's schema; return them with numbers normalised.
-
-    Unknown names, missing names, wrong types and out-of-range values are all collected and
-    reported together, each with the valid choices.
-    """
+    """Check ``values`` against the notebook's schema; return them with numbers normalised. Every problem
+    (unknown, missing, wrong type, out of range) is reported together, with the valid choices."""
     spec = spec or schema_for(notebook)
     problems: list[str] = []
-    unknown = sorted(set(values) - set(spec.params))
-    for name in unknown:
+    for name in sorted(set(values) - set(spec.params)):
         close = difflib.get_close_matches(name, spec.params, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        problems.append(f"unknown parameter {name!r}{hint}")
+        problems.append(f"unknown parameter {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     missing = sorted(set(spec.params) - set(values))
     if missing:
         problems.append(f"missing parameter(s) {', '.join(map(repr, missing))}")
@@ -180,10 +175,7 @@ def validate(notebook: str, values: Mapping[str, Any], spec: Schema | None = Non
             except ParameterError as err:
                 problems.append(str(err))
     if not problems:
-        for check in spec.checks:
-            message = check(clean)
-            if message:
-                problems.append(message)
+        problems += [message for message in (check(clean) for check in spec.checks) if message]
     if problems:
         valid = "\n".join(f"  {n}: {p.describe()}" + (f" - {p.doc}" if p.doc else "") for n, p in spec.params.items())
         raise ParameterError(
@@ -197,9 +189,7 @@ def divides(numerator: str, denominator: str) -> Callable[[dict], str | None]:
 
     def check(values: dict) -> str | None:
         a, b = values.get(numerator), values.get(denominator)
-        if a is not None and b and a % b:
-            return f"{denominator}={b} must divide {numerator}={a}"
-        return None
+        return f"{denominator}={b} must divide {numerator}={a}" if a is not None and b and a % b else None
 
     return check
 
@@ -214,8 +204,7 @@ def load_profile(profile: str, params_dir: str | Path | None = None) -> dict:
     path = Path(params_dir or project_root() / "params") / f"{profile}.yaml"
     if not path.is_file():
         raise ParameterError(f"no parameter file {path}; expected one per profile: {', '.join(PROFILES)}")
-    with open(path) as handle:
-        content = yaml.safe_load(handle) or {}
+    content = yaml.safe_load(path.read_text()) or {}
     if not isinstance(content, dict) or set(content) - {"common", "notebooks", "extends"}:
         raise ParameterError(f"{path}: expected top-level keys 'common', 'notebooks' (and 'extends'), got {sorted(content)}")
     for key in ("common", "notebooks"):

@@ -5,7 +5,6 @@ Runs the notebooks in order with papermill, keeps going when one fails, renders
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import hashlib
 import html
 import json
@@ -14,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .metrics import write_json_atomic
+from .metrics import _now, write_json_atomic
 from .params import PROFILES, NOTEBOOK_SCHEMAS, ParameterError, notebook_defaults, profile_parameters, validate
 from .paths import project_root, reports_dir
 
@@ -69,8 +68,7 @@ def code_fingerprint(notebook: Path, parameters: dict) -> str:
     digest = hashlib.sha256(notebook.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
     for src in sorted((project_root() / "picseq_utils").rglob("*.py")):
-        digest.update(src.name.encode())
-        digest.update(src.read_bytes())
+        digest.update(src.name.encode() + src.read_bytes())
     return digest.hexdigest()[:20]
 
 
@@ -144,9 +142,7 @@ def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path) ->
     if run is None:
         return f"<section class='nb'>{head}<p>No completed run of this notebook in this profile.</p></section>"
     findings = run.get("findings") or {}
-    body = ""
-    if findings.get("caveat"):
-        body += f"<div class='caveat'>{_markdown(findings['caveat'])}</div>"
+    body = f"<div class='caveat'>{_markdown(findings['caveat'])}</div>" if findings.get("caveat") else ""
     if findings.get("lines"):
         body += _markdown("\n".join(f"- {line}" for line in findings["lines"]))
     figures = [f for f in run.get("figures", []) if f.get("key") and Path(f["path"]).is_file()]
@@ -159,9 +155,8 @@ def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path) ->
 
 
 def render_index(profile: str, state: dict, out_dir: Path) -> Path:
-    """``index.html``: what every notebook's run shows (its computed findings and key figures), the seeds'
-    claims beside the runs made under their conditions, then links to each notebook's reading view and full
-    page. All text from notebooks and data is escaped."""
+    """``index.html``: every notebook's findings and key figures, the seeds' claims beside runs made under their
+    conditions, links to each notebook's pages. All text from notebooks and data is escaped."""
     from .report_tables import load, seed_comparison
 
     runs = {r["notebook"]: r for r in load(profile)}
@@ -244,17 +239,16 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
               flush=True)
         if not ok:
             failures.append(name)
-        state["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        state["finished"] = _now()
         write_json_atomic(state_path, state)
-    state["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    state["finished"] = _now()
     state["failed"] = failures
     write_json_atomic(state_path, state)
     index = render_index(profile, state, out_dir)
     print(f"[picseq.report] index: {index}")
     if failures:
         print(f"[picseq.report] FAILED: {', '.join(failures)} (see {index})", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failures else 0
 
 
 def main(argv=None) -> int:

@@ -80,10 +80,7 @@ def metrics_table(runs: list[dict]) -> pd.DataFrame:
 def seed_comparison(runs: list[dict]) -> pd.DataFrame:
     """Each source document's claim beside the run of its own recipe (the latest completed run of that
     metric), with what that run did and what still differs; a claim without such a run says so."""
-    latest = {}
-    for run in runs:
-        for entry in run.get("metrics", []):
-            latest[(run["notebook"], entry["name"])] = (entry, run)
+    latest = {(run["notebook"], entry["name"]): (entry, run) for run in runs for entry in run.get("metrics", [])}
     rows = []
     for claim in SEED_CLAIMS:
         entry, run = latest.get((claim["notebook"], claim["metric"]), (None, None))

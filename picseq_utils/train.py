@@ -162,10 +162,7 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device | str | Non
 
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
              amp: str = "auto", channels_last="auto") -> dict:
-    """Accuracy and mean cross-entropy (no smoothing) over a loader.
-
-    Cross-entropy is also right for models that end in LogSoftmax: log-softmax is idempotent.
-    """
+    """Accuracy and mean cross-entropy (no smoothing) over a loader; right for LogSoftmax models too (idempotent)."""
     outputs, targets = predict(model, loader, device, amp, channels_last)
     hard = targets.argmax(1) if targets.ndim == 2 else targets
     return {"loss": nn.functional.cross_entropy(outputs, targets).item(),
@@ -249,17 +246,14 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
 
     checkpointer = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     fp = fingerprint(model, config, train_loader, fingerprint_extra)
-    history: list[dict] = []
-    start_epoch = 0
-    if checkpointer is not None and resume:
-        state = checkpointer.load_latest(fp)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            history = list(state["history"])
-            start_epoch = int(state["epoch"])
-    elif checkpointer is not None:
+    if checkpointer is not None and not resume:
         checkpointer.clear()
+    state = checkpointer.load_latest(fp) if checkpointer is not None and resume else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+    history: list[dict] = list(state["history"]) if state is not None else []
+    start_epoch = int(state["epoch"]) if state is not None else 0
 
     steps_per_epoch = len(train_loader)
     total_steps = epochs * steps_per_epoch

@@ -182,14 +182,13 @@ def _read_frame(path: Path, clip_dir: Path, frame_size: int | None, modes: Count
 
 def load_clip_folder(folder: str | Path, frame_size: int | None = None, frames: int | None = FRAMES, kind: str = "real",
                      origin: str = "", name: str | None = None) -> ClipSet:
-    """Read ``folder/<class>/<clip_id>/<frame images>``; labels follow the sorted class-folder names
-    (``failure`` = 0, ``success`` = 1). Accepted: PNG, JPEG (and BMP, WebP, TIFF) frames of any size and
-    mode; grayscale, palette, CMYK and RGBA frames are converted to RGB (alpha dropped), 16-bit frames scaled
-    from 0..65535 to 0..255. With ``frame_size`` every
-    frame's shorter side is resized to ``frame_size`` and the centre square cropped; without it all clips
-    must share one size. Every clip needs ``frames`` frames (None: as many as the first clip), taken in
-    natural name order. Hidden entries are ignored; other non-image files are skipped and listed in
-    ``notes``. Anything else is a :class:`ClipFolderError` naming the clip."""
+    """Read ``folder/<class>/<clip_id>/<frame images>``; labels follow the sorted class-folder names (``failure`` = 0,
+    ``success`` = 1). Accepted: PNG, JPEG (and BMP, WebP, TIFF) frames of any size and mode; grayscale, palette,
+    CMYK and RGBA frames are converted to RGB (alpha dropped), 16-bit frames scaled from 0..65535 to 0..255. With
+    ``frame_size`` every frame's shorter side is resized to ``frame_size`` and the centre square cropped; without
+    it all clips must share one size. Every clip needs ``frames`` frames (None: as many as the first clip), taken
+    in natural name order. Hidden entries are ignored; other non-image files are skipped and listed in ``notes``.
+    Anything else is a :class:`ClipFolderError` naming the clip."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ClipFolderError(f"no clip folder at {folder}; expected {folder}/<class>/<clip_id>/frame_00.png ...")

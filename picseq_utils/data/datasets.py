@@ -301,11 +301,8 @@ def _flowers_missing(folder: Path) -> list[str]:
 
 def load_flowers102(source: str = "auto", root=None, download: bool = True, image_size: int = 112,
                     protocol: str = "trainval") -> ImageData:
-    """Oxford Flowers-102 (or its stand-in) decoded to ``image_size`` squares.
-
-    ``protocol="trainval"`` is the IDMM paper's: train + val = 2040 training images, test 6149.
-    ``protocol="train"``: train 1020 as training split and val 1020 as validation split.
-    """
+    """Oxford Flowers-102 (or its stand-in) decoded to ``image_size`` squares. ``protocol="trainval"`` is the IDMM
+    paper's (train + val = 2040 training images, test 6149); ``"train"``: train 1020 to train, val 1020 to validate."""
     check_source(source)
     if protocol not in FLOWER_PROTOCOLS:
         raise ValueError(f"unknown Flowers-102 protocol {protocol!r}; valid: {', '.join(FLOWER_PROTOCOLS)}")
@@ -357,12 +354,9 @@ def load_flowers102(source: str = "auto", root=None, download: bool = True, imag
 
 def load_digits(source: str = "auto", root=None, download: bool = True, image_size: int = 32,
                 test_fraction: float = 0.2, split_seed: int = 0) -> ImageData:
-    """scikit-learn's 1797 real 8x8 handwritten digits (bundled), upsampled to ``image_size`` RGB.
-
-    Always available offline, so there is no stand-in (``source="standin"`` is an error); ``root`` and
-    ``download`` are accepted for a uniform signature. The test split is a fixed, class-balanced
-    ``test_fraction`` (seeded by ``split_seed``).
-    """
+    """scikit-learn's 1797 real 8x8 handwritten digits (bundled), upsampled to ``image_size`` RGB. Always available
+    offline, so there is no stand-in (``source="standin"`` is an error); ``root`` and ``download`` are accepted for a
+    uniform signature. The test split is a fixed, class-balanced ``test_fraction`` (seeded by ``split_seed``)."""
     import sklearn
     from sklearn.datasets import load_digits as sk_load_digits
 

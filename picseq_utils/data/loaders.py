@@ -43,13 +43,10 @@ def random_flip(images: Tensor, generator: torch.Generator | None = None, p: flo
 
 def random_resized_crop(images: Tensor, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
                         generator: torch.Generator | None = None) -> Tensor:
-    """Per-sample RandomResizedCrop for a float batch, via ``torchvision.ops.roi_align`` (bilinear).
-
-    Box areas are drawn uniformly in ``scale`` x image area and log-uniformly in ``ratio``,
-    as torchvision's RandomResizedCrop does, but clipped into the image instead of re-drawn.
-    Written here because torchvision's v2 transform draws one box per call (per batch), and a
-    per-sample loop would leave the GPU idle.
-    """
+    """Per-sample RandomResizedCrop for a float batch, via ``torchvision.ops.roi_align`` (bilinear). Box areas are
+    uniform in ``scale`` x image area and log-uniform in ``ratio`` (as torchvision's), but clipped into the image
+    instead of re-drawn. Written here because torchvision's v2 transform draws one box per call (per batch), and
+    a per-sample loop would leave the GPU idle."""
     from torchvision.ops import roi_align
 
     n, _, h, w = images.shape
