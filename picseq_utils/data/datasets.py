@@ -1,7 +1,8 @@
 """One entry point per data set (``load_cifar10``, ``load_cifar100``, ``load_flowers102``, ``load_digits``,
 ``load_dataset(name)``), each returning an :class:`ImageData` with provenance. ``source``: ``"real"`` (absent
 -> :class:`DataUnavailableError`, never a silent fallback), ``"standin"`` (generated in the real on-disk format
-under ``<root>/standin/``) or ``"auto"`` (real when available, else the stand-in, with a notice)."""
+under ``<root>/standin/`` and read by torchvision's parser) or ``"auto"`` (real when available, else the stand-in,
+with a notice). Every data set takes the same path, ``_load``."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +11,8 @@ import pickle
 import sys
 import warnings
 from pathlib import Path
+from typing import Callable, NamedTuple
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -38,15 +41,6 @@ def standin_stamp() -> str:
     return hashlib.sha256(Path(standin.__file__).read_bytes() + str(STANDIN_SEED).encode()).hexdigest()[:12]
 
 
-def _stamped(folder: Path) -> bool:
-    """True when ``folder`` holds a stand-in written by this version of the generator."""
-    return (folder / STAMP).is_file() and (folder / STAMP).read_text().strip() == standin_stamp()
-
-
-def rehearsal_root(root: Path) -> bool:
-    return (root / REHEARSAL_MARK).is_file()
-
-
 def write_rehearsal_root(root: Path, cifar_images: tuple[int, int] = (600, 200),
                          flowers_per_class: tuple[int, int, int] = (2, 2, 2)) -> Path:
     """Stand-ins of CIFAR-10/100 and Flowers-102 in the real layout, where the real data would be."""
@@ -60,20 +54,6 @@ def write_rehearsal_root(root: Path, cifar_images: tuple[int, int] = (600, 200),
 
 def _notice(message: str) -> None:
     print(f"[picseq.data] {message}", file=sys.stderr)
-
-
-def _absent(name: str, root: Path, layout: str, key: str, url: str, host: str, source: str, download: bool) -> None:
-    """The real data is neither here nor downloadable: an error naming the fix for ``source="real"``, else a notice."""
-    reason = "downloads are switched off" if not download else f"no network: cannot reach {host}"
-    if source == "real":
-        raise DataUnavailableError(
-            f"{name} is not in {root} and cannot be downloaded ({reason}).\n"
-            f"  expected layout: {layout}\n"
-            f"  to get it, on a machine with internet run:\n"
-            f"      python -m picseq_utils.data download {key} --root {root}\n"
-            f"  (or fetch it from {url} and unpack it into {root}).\n"
-            f"  To run without it, use source='standin' (a generated stand-in, labelled as such) or source='auto'.")
-    _notice(f"{name} not found in {root} and {reason}; using the generated stand-in (labelled 'stand-in').")
 
 
 def _ensure_writable(folder: Path) -> Path:
@@ -97,21 +77,10 @@ def _without_md5(cls):
                 **{files: [[name, None] for name, _ in getattr(cls, files)] for files in ("train_list", "test_list")}})
 
 
-_CIFAR = {
-    10: dict(name="CIFAR-10", key="cifar10", cls=torchvision.datasets.CIFAR10,
-             standin_cls=_without_md5(torchvision.datasets.CIFAR10),
-             folder="cifar-10-batches-py", files="data_batch_1..5, test_batch, batches.meta"),
-    100: dict(name="CIFAR-100", key="cifar100", cls=torchvision.datasets.CIFAR100,
-              standin_cls=_without_md5(torchvision.datasets.CIFAR100),
-              folder="cifar-100-python", files="train, test, meta"),
-}
-
-
 def write_cifar_standin(root: Path, num_classes: int, n_train: int = 50000, n_test: int = 10000,
                         seed: int = STANDIN_SEED) -> Path:
     """Write a stand-in in the exact ``cifar-10-batches-py`` / ``cifar-100-python`` pickle layout."""
-    spec = _CIFAR[num_classes]
-    folder = root / spec["folder"]
+    folder = root / ("cifar-10-batches-py" if num_classes == 10 else "cifar-100-python")
     folder.mkdir(parents=True, exist_ok=True)
     names = standin.class_names(num_classes)
     train_labels = standin.balanced_labels(n_train, num_classes, seed)
@@ -153,69 +122,28 @@ def _to_split(dataset) -> ImageSplit:
     return ImageSplit(images, torch.as_tensor(dataset.targets, dtype=torch.long))
 
 
-def _load_cifar(num_classes: int, source: str, root, download: bool) -> ImageData:
-    check_source(source)
-    spec = _CIFAR[num_classes]
-    root = data_root(root)
-    folder = root / spec["folder"]
-    if source in ("real", "auto"):
-        present, rehearsal = folder.is_dir(), rehearsal_root(root)
-        # a rehearsal's stand-in is read by torchvision's parser with the MD5 checks off
-        cls = spec["standin_cls"] if present and rehearsal else spec["cls"]
-        if present and not rehearsal:
-            files = [(folder / name, md5) for name, md5 in cls.train_list + cls.test_list
-                     + [[cls.meta["filename"], cls.meta["md5"]]]]
-            bad = [str(path) for path, md5 in files if path.exists() and not check_integrity(str(path), md5)]
-            missing = [path.name for path, _ in files if not path.is_file()]
-            if bad or missing:
-                raise DataCorruptError(
-                    f"{spec['name']} in {folder} is incomplete or corrupted: "
-                    + (f"MD5 mismatch (truncated or damaged download?) in {', '.join(bad)}" if bad else "")
-                    + ("; " if bad and missing else "") + (f"missing {', '.join(missing)}" if missing else "")
-                    + f". Delete {folder} and run: python -m picseq_utils.data download {spec['key']} --root {root}")
-        if present or (download and network_available(cls.url)):
-            if not present:  # only a download writes; data already there may sit on a read-only share
-                _ensure_writable(root)
-            train = cls(str(root), train=True, download=download and not present)
-            test = cls(str(root), train=False, download=False)
-            prov = Provenance(spec["name"], "standin" if rehearsal else "real", str(folder), CIFAR_URL, len(train),
-                              len(test), num_classes, (3, 32, 32), note=REHEARSAL_NOTE if rehearsal else "")
-            return ImageData(_to_split(train), _to_split(test), tuple(train.classes), prov)
-        _absent(spec["name"], root, f"{folder}/{{{spec['files']}}}", spec["key"], cls.url, "www.cs.toronto.edu",
-                source, download)
-    standin_root = root / "standin"
-    folder = standin_root / spec["folder"]
-    if not (folder / spec["standin_cls"].meta["filename"]).is_file() or not _stamped(folder):
-        _notice(f"generating the {spec['name']} stand-in in {folder} (once per generator version; ~10 s)")
-        write_cifar_standin(_ensure_writable(standin_root), num_classes)
-    try:
-        train, test = (spec["standin_cls"](str(standin_root), train=is_train) for is_train in (True, False))
-    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, RuntimeError) as err:
-        raise DataCorruptError(f"the {spec['name']} stand-in in {folder} is unreadable ({type(err).__name__}: {err}). "
-                               f"Delete {folder}; it is regenerated on the next load.") from err
-    prov = Provenance(spec["name"], "standin", str(folder),
-                      f"generated by picseq_utils.data.standin (procedural shapes, seed {STANDIN_SEED}); NOT {spec['name']}",
-                      len(train), len(test), num_classes, (3, 32, 32),
-                      note=f"{num_classes} classes of drawn shapes" + (" x hue families" if num_classes > 10 else "")
-                      + f" in {spec['name']}'s exact pickle format, read by torchvision's parser")
-    return ImageData(_to_split(train), _to_split(test), tuple(train.classes), prov)
+def _read_cifar(parser, root: Path, download: bool):
+    """(train, val, test, classes, note) through torchvision's CIFAR parser."""
+    train = parser(str(root), train=True, download=download)
+    test = parser(str(root), train=False, download=False)
+    return _to_split(train), None, _to_split(test), tuple(train.classes), ""
 
 
 def load_cifar10(source: str = "auto", root=None, download: bool = True) -> ImageData:
     """CIFAR-10 (50,000 train / 10,000 test, 32x32) or its stand-in."""
-    return _load_cifar(10, source, root, download)
+    return _load("cifar10", source, root, download, _read_cifar)
 
 
 def load_cifar100(source: str = "auto", root=None, download: bool = True) -> ImageData:
     """CIFAR-100 (50,000 train / 10,000 test, 100 fine classes) or its stand-in."""
-    return _load_cifar(100, source, root, download)
+    return _load("cifar100", source, root, download, _read_cifar)
 
 
 # --------------------------------------------------------------------------- Flowers-102
 
 
 class _StandinFlowers102(torchvision.datasets.Flowers102):
-    """torchvision's Flowers-102 parser with the MD5 checks off: used for picseq's stand-in only."""
+    """torchvision's Flowers-102 parser with the MD5 checks off: used for picseq's stand-ins only."""
 
     _file_dict = {k: (v[0], None) for k, v in torchvision.datasets.Flowers102._file_dict.items()}
 
@@ -246,38 +174,35 @@ def write_flowers_standin(root: Path, per_class: tuple[int, int, int] = (10, 10,
 
 def _decoded_split(dataset, size: int) -> ImageSplit:
     """Decode a Flowers split's JPEGs, resize the shorter side to ``size`` and centre-crop: uint8 (N, 3, size, size)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     out = torch.empty((len(dataset._image_files), 3, size, size), dtype=torch.uint8)
     for i, path in enumerate(dataset._image_files):
         try:
             with Image.open(path) as img:
                 img.draft("RGB", (size, size))  # JPEG decoders downscale while decoding: much faster
-                img = img.convert("RGB")
-                w, h = img.size
-                scale = size / min(w, h)
-                img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
-                w, h = img.size
-                left, top = (w - size) // 2, (h - size) // 2
-                img = img.crop((left, top, left + size, top + size))
+                img = ImageOps.fit(img.convert("RGB"), (size, size), Image.Resampling.BILINEAR)
                 out[i] = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
         except (OSError, UnidentifiedImageError) as err:
             raise DataCorruptError(f"cannot read image {path} ({err}); delete it and download the data set again") from err
     return ImageSplit(out, torch.as_tensor(dataset._labels, dtype=torch.long))
 
 
-def _flowers_from_disk(dataset_cls, root: Path, size: int, protocol: str, cache_tag: str):
-    cache = root / "cache" / f"flowers102_{cache_tag}_{size}px.pt"
+def _read_flowers(parser, root: Path, download: bool, size: int, protocol: str):
+    """(train, val, test, classes, note): the JPEGs decoded once to ``size`` squares, then cached as tensors."""
+    if download:
+        parser(str(root), split="train", download=True)
+    is_standin = parser is _StandinFlowers102
+    cache = root / "cache" / f"flowers102_{f'standin_{standin_stamp()}' if is_standin else 'real'}_{size}px.pt"
+    splits = None
     if cache.is_file():
         try:
             blob = torch.load(cache, weights_only=True)
             splits = {k: ImageSplit(blob[k + "_images"], blob[k + "_labels"]) for k in ("train", "val", "test")}
         except Exception:  # a damaged cache is rebuilt from the JPEGs
             cache.unlink(missing_ok=True)
-            return _flowers_from_disk(dataset_cls, root, size, protocol, cache_tag)
-    else:
-        splits = {s: _decoded_split(dataset_cls(str(root), split=s, download=False), size)
-                  for s in ("train", "val", "test")}
+    if splits is None:
+        splits = {s: _decoded_split(parser(str(root), split=s, download=False), size) for s in ("train", "val", "test")}
         tmp = cache.with_suffix(".tmp")
         try:  # a cache only: a read-only data root decodes the JPEGs every time instead
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -287,16 +212,11 @@ def _flowers_from_disk(dataset_cls, root: Path, size: int, protocol: str, cache_
             if tmp.parent.is_dir():
                 tmp.unlink(missing_ok=True)
             _notice(f"could not write the decoded-image cache {cache} ({err}); continuing without it")
+    train, val = splits["train"], splits["val"]
     if protocol == "trainval":
-        train = ImageSplit(torch.cat([splits["train"].images, splits["val"].images]),
-                           torch.cat([splits["train"].labels, splits["val"].labels]))
-        return train, None, splits["test"]
-    return splits["train"], splits["val"], splits["test"]
-
-
-def _flowers_missing(folder: Path) -> list[str]:
-    return [n for n in ("jpg/", "imagelabels.mat", "setid.mat")
-            if not ((folder / n).is_dir() if n.endswith("/") else (folder / n).is_file())]
+        train, val = ImageSplit(torch.cat([train.images, val.images]), torch.cat([train.labels, val.labels])), None
+    classes = standin.class_names(102) if is_standin else parser.classes
+    return train, val, splits["test"], tuple(classes), f"protocol {protocol}; resized shorter side + centre crop"
 
 
 def load_flowers102(source: str = "auto", root=None, download: bool = True, image_size: int = 112,
@@ -308,45 +228,105 @@ def load_flowers102(source: str = "auto", root=None, download: bool = True, imag
         raise ValueError(f"unknown Flowers-102 protocol {protocol!r}; valid: {', '.join(FLOWER_PROTOCOLS)}")
     if not isinstance(image_size, int) or image_size < 8:
         raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
-    root = data_root(root)
-    folder = root / "flowers-102"
+    return _load("flowers102", source, root, download,
+                 lambda parser, at, fetch: _read_flowers(parser, at, fetch, image_size, protocol))
+
+
+# --------------------------------------------------------------------------- one path for every data set
+
+
+class _Spec(NamedTuple):
+    name: str
+    folder: str  # as the archive unpacks under the data root
+    parser: type  # torchvision's data set class
+    standin_parser: type  # the same with the MD5 checks off
+    files: tuple  # (path in the folder, MD5 or None); a path ending in "/" is a folder
+    download_url: str
+    page: str  # where a person reads about the data set
+    write_standin: Callable[[Path], Path]
+    standin_note: str
+
+
+def _cifar(n: int, name: str, folder: str) -> _Spec:
+    cls = torchvision.datasets.CIFAR10 if n == 10 else torchvision.datasets.CIFAR100
+    files = tuple(tuple(f) for f in cls.train_list + cls.test_list + [[cls.meta["filename"], cls.meta["md5"]]])
+    return _Spec(name, folder, cls, _without_md5(cls), files, cls.url, CIFAR_URL,
+                 lambda root: write_cifar_standin(root, n),  # looked up when called: tests replace it
+                 f"{n} classes of drawn shapes" + (" x hue families" if n > 10 else "")
+                 + f" in {name}'s exact pickle format, read by torchvision's parser")
+
+
+_FLOWERS = torchvision.datasets.Flowers102
+_SPECS = {
+    "cifar10": _cifar(10, "CIFAR-10", "cifar-10-batches-py"),
+    "cifar100": _cifar(100, "CIFAR-100", "cifar-100-python"),
+    "flowers102": _Spec("Flowers-102", "flowers-102", _FLOWERS, _StandinFlowers102,
+                        (("jpg/", None), _FLOWERS._file_dict["label"], _FLOWERS._file_dict["setid"]),
+                        _FLOWERS._download_url_prefix, FLOWERS_URL, lambda root: write_flowers_standin(root),
+                        "102 classes (shape x hue family) as JPEGs with .mat files in the real layout, read by "
+                        "torchvision's parser"),
+}
+
+
+def _problems(spec: _Spec, folder: Path, check_md5: bool) -> list[str]:
+    """What is missing from a data set's folder and (``check_md5``) which of its files fail their MD5 check."""
+    bad = [f"MD5 mismatch (truncated or damaged download?) in {folder / name}" for name, md5 in spec.files
+           if check_md5 and md5 and (folder / name).is_file() and not check_integrity(str(folder / name), md5)]
+    return bad + [f"missing {name}" for name, _ in spec.files
+                  if not ((folder / name).is_dir() if name.endswith("/") else (folder / name).is_file())]
+
+
+def _load(key: str, source: str, root, download: bool, read) -> ImageData:
+    """The real data set (its files checked), a rehearsal's stand-in at the real path, or the stand-in under
+    ``<root>/standin/``, written once per generator version. ``read(parser, root, download)`` parses it."""
+    check_source(source)
+    spec, root = _SPECS[key], data_root(root)
+    folder = root / spec.folder
     if source in ("real", "auto"):
-        present, rehearsal = folder.is_dir(), rehearsal_root(root)
-        # a rehearsal's stand-in is read by torchvision's parser with the MD5 checks off
-        cls = _StandinFlowers102 if present and rehearsal else torchvision.datasets.Flowers102
-        if present:
-            bad = [f for f, md5 in (cls._file_dict["label"], cls._file_dict["setid"])
-                   if md5 and (folder / f).is_file() and not check_integrity(str(folder / f), md5)]
-            problems = [f"missing {m}" for m in _flowers_missing(folder)] + [f"MD5 mismatch in {b}" for b in bad]
-            if problems:
-                raise DataCorruptError(
-                    f"Flowers-102 in {folder} is incomplete or corrupted ({', '.join(problems)}). "
-                    f"Delete {folder} and run: python -m picseq_utils.data download flowers102 --root {root}")
-        if present or (download and network_available(cls._download_url_prefix)):
-            if not present:
-                cls(str(_ensure_writable(root)), split="train", download=True)
-            train, val, test = _flowers_from_disk(cls, root, image_size, protocol,
-                                                  f"rehearsal_{standin_stamp()}" if rehearsal else "real")
-            prov = Provenance("Flowers-102", "standin" if rehearsal else "real", str(folder), FLOWERS_URL, len(train),
-                              len(test), 102, (3, image_size, image_size),
-                              note=f"protocol {protocol}; resized shorter side + centre crop"
-                                   + (f"; {REHEARSAL_NOTE}" if rehearsal else ""))
-            return ImageData(train, test, tuple(cls.classes), prov, val)
-        _absent("Flowers-102", root, f"{folder}/{{jpg/image_00001.jpg..image_08189.jpg, imagelabels.mat, setid.mat}}",
-                "flowers102", FLOWERS_URL, "www.robots.ox.ac.uk", source, download)
+        present, rehearsal = folder.is_dir(), (root / REHEARSAL_MARK).is_file()
+        problems = _problems(spec, folder, check_md5=True) if present and not rehearsal else []
+        if problems:
+            raise DataCorruptError(f"{spec.name} in {folder} is incomplete or corrupted ({'; '.join(problems)}). "
+                                   f"Delete {folder} and run: python -m picseq_utils.data download {key} --root {root}")
+        if present or (download and network_available(spec.download_url)):
+            if not present:  # only a download writes; data already there may sit on a read-only share
+                _ensure_writable(root)
+            # a rehearsal's stand-in is read by torchvision's parser with the MD5 checks off
+            parts = read(spec.standin_parser if rehearsal else spec.parser, root, not present)
+            return _image_data(spec, parts, folder, standin=rehearsal, rehearsal=rehearsal)
+        reason = "downloads are switched off" if not download else \
+            f"no network: cannot reach {urlparse(spec.download_url).hostname}"
+        if source == "real":
+            raise DataUnavailableError(
+                f"{spec.name} is not in {root} and cannot be downloaded ({reason}).\n"
+                f"  expected layout: {folder}/{{{', '.join(name for name, _ in spec.files)}}}\n"
+                f"  to get it, on a machine with internet run:\n"
+                f"      python -m picseq_utils.data download {key} --root {root}\n"
+                f"  (or fetch it from {spec.page} and unpack it into {root}).\n"
+                f"  To run without it, use source='standin' (a generated stand-in, labelled as such) or source='auto'.")
+        _notice(f"{spec.name} not found in {root} and {reason}; using the generated stand-in (labelled 'stand-in').")
     standin_root = root / "standin"
-    folder = standin_root / "flowers-102"
-    if _flowers_missing(folder) or not _stamped(folder):
-        _notice(f"generating the Flowers-102 stand-in in {folder} (once per generator version)")
-        write_flowers_standin(_ensure_writable(standin_root))
-    train, val, test = _flowers_from_disk(_StandinFlowers102, standin_root, image_size, protocol,
-                                          f"standin_{standin_stamp()}")
-    prov = Provenance("Flowers-102", "standin", str(folder),
-                      f"generated by picseq_utils.data.standin (procedural shapes, seed {STANDIN_SEED}); NOT Flowers-102",
-                      len(train), len(test), 102, (3, image_size, image_size),
-                      note=f"102 classes (shape x hue family), 10/10/20 images per class as JPEGs with .mat files "
-                           f"in the real layout, read by torchvision's parser; protocol {protocol}")
-    return ImageData(train, test, tuple(standin.class_names(102)), prov, val)
+    folder = standin_root / spec.folder
+    stamp = folder / STAMP
+    if _problems(spec, folder, check_md5=False) or not stamp.is_file() or stamp.read_text().strip() != standin_stamp():
+        _notice(f"generating the {spec.name} stand-in in {folder} (once per generator version)")
+        spec.write_standin(_ensure_writable(standin_root))
+    try:
+        parts = read(spec.standin_parser, standin_root, False)
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, RuntimeError) as err:
+        raise DataCorruptError(f"the {spec.name} stand-in in {folder} is unreadable ({type(err).__name__}: {err}). "
+                               f"Delete {folder}; it is regenerated on the next load.") from err
+    return _image_data(spec, parts, folder, standin=True, rehearsal=False)
+
+
+def _image_data(spec: _Spec, parts: tuple, folder: Path, standin: bool, rehearsal: bool) -> ImageData:
+    train, val, test, classes, note = parts
+    origin = (f"generated by picseq_utils.data.standin (procedural shapes, seed {STANDIN_SEED}); NOT {spec.name}"
+              if standin else spec.page)
+    note = "; ".join(filter(None, (spec.standin_note if standin else "", note, REHEARSAL_NOTE if rehearsal else "")))
+    prov = Provenance(spec.name, "standin" if standin else "real", str(folder), origin, len(train), len(test),
+                      len(classes), tuple(train.images.shape[1:]), note=note)
+    return ImageData(train, test, classes, prov, val)
 
 
 # --------------------------------------------------------------------------- digits

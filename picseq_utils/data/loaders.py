@@ -112,13 +112,9 @@ class EpochBatches:
 
 
 class DeviceLoader(EpochBatches):
-    """Iterate over a uint8 image set that lives on ``device``, augmenting whole batches there.
-
-    Each epoch (``set_epoch``) reshuffles with a generator seeded by (seed, epoch). A batch is
-    cropped (``crop_padding``) and flipped per sample as uint8, converted to float in [0, 1],
-    passed through ``augment`` (optional, float batch -> float batch), normalised with
-    ``mean``/``std``, and finally through ``batch_transform`` (e.g. CutMix: (x, y) -> (x, soft y)).
-    """
+    """A uint8 image set resident on ``device``, augmented there a whole batch at a time: per-sample crop
+    (``crop_padding``) and flip as uint8, then float in [0, 1] -> ``augment`` -> ``mean``/``std`` ->
+    ``batch_transform`` (e.g. CutMix: (x, y) -> (x, soft y))."""
 
     def __init__(self, split: ImageSplit, batch_size: int, *, device: torch.device | str = "cpu",
                  shuffle: bool = True, drop_last: bool | None = None, crop_padding: int = 0, flip: bool = False,
@@ -162,9 +158,8 @@ def eval_loader(split: ImageSplit, batch_size: int, *, device, mean=None, std=No
 
 
 class TensorLoader(EpochBatches):
-    """Batches of any tensors already in memory (cached embeddings, whole clips), on ``device``,
-    reshuffled per epoch from (seed, epoch) like :class:`DeviceLoader`; ``transform`` maps a batch of
-    inputs (e.g. uint8 clips -> normalised float) on the device."""
+    """Batches of any tensors already in memory (cached embeddings, whole clips) on ``device``; ``transform``
+    maps a batch of inputs on the device (e.g. uint8 clips -> normalised float)."""
 
     def __init__(self, inputs: Tensor, targets: Tensor, batch_size: int, *, device: torch.device | str = "cpu",
                  shuffle: bool = True, drop_last: bool = False, transform: Callable[[Tensor], Tensor] | None = None,
