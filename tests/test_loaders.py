@@ -3,8 +3,7 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from picseq_utils.data import (DeviceLoader, ImageSplit, eval_loader, random_crop, random_flip,
-                               random_resized_crop)
+from picseq_utils.data import DeviceLoader, ImageSplit, eval_loader, random_crop, random_flip
 
 
 def labelled_split(n=40, size=8):
@@ -82,14 +81,6 @@ def test_batch_transform_hook_takes_cutmix():
     loader = DeviceLoader(labelled_split(), 8, batch_transform=lambda x, y: cutmix(x, y))
     x, y = next(iter(loader))
     assert y.shape == (8, 10) and torch.allclose(y.sum(1), torch.ones(8))
-
-
-def test_random_resized_crop_gives_per_sample_crops_of_the_requested_size():
-    x = torch.rand(6, 3, 32, 32)
-    out = random_resized_crop(x, 16, scale=(0.2, 0.5), generator=torch.Generator().manual_seed(0))
-    assert out.shape == (6, 3, 16, 16)
-    full = random_resized_crop(x, 32, scale=(1.0, 1.0), ratio=(1.0, 1.0))
-    assert torch.allclose(full, x, atol=1e-5)  # the whole image at the same size is the identity
 
 
 def test_tensor_loader_batches_any_tensors_and_reshuffles_per_epoch():

@@ -49,6 +49,16 @@ def test_instance_targets_are_fixed_across_epochs_and_crops(tmp_project):
     assert not torch.equal(a, b) or not torch.equal(ya, yb)  # new crops (or order) every epoch, same targets
 
 
+def test_random_resized_crop_cuts_a_box_per_image_of_the_requested_size_and_area(tmp_project):
+    crop = methods(tmp_project)["random_resized_crop"]
+    x = torch.arange(32.0).view(1, 1, 1, 32).expand(6, 3, 32, 32).contiguous()  # the value is the column
+    out = crop(x, 16, scale=(0.2, 0.5), generator=torch.Generator().manual_seed(0))
+    assert out.shape == (6, 3, 16, 16)
+    widths = out[:, 0, 0, -1] - out[:, 0, 0, 0]  # column span of each crop: its own box per image
+    assert len(set(widths.round(decimals=3).tolist())) == 6 and (widths < 32).all()
+    assert torch.allclose(crop(x, 32, scale=(1.0, 1.0), ratio=(1.0, 1.0)), x, atol=1e-5)  # whole box: identity
+
+
 def test_cutmix_targets_sum_to_one_and_weigh_the_pasted_area(tmp_project):
     cutmix = methods(tmp_project)["cutmix"]
     x = torch.arange(6.0).view(6, 1, 1, 1).expand(6, 3, 10, 10).clone()  # view i is filled with the value i

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .provenance import Provenance
@@ -105,7 +104,3 @@ class ImageData:
         return {"data set": self.provenance.label, "kind": self.provenance.kind, "classes": self.num_classes,
                 "train": len(self.train), "val": len(self.val) if self.val is not None else 0, "test": len(self.test),
                 "image (C,H,W)": "x".join(map(str, self.image_shape)), "path": self.provenance.path}
-
-
-def describe_all(datasets) -> pd.DataFrame:
-    return pd.DataFrame([d.describe() for d in datasets])

@@ -1,4 +1,4 @@
-"""Loaders: a device-resident loader for small image sets (per-sample crop/flip/resized crop as batched tensor
+"""Loaders: a device-resident loader for small image sets (per-sample crop and flip as batched tensor
 operations on the device), and batches of tensors already in memory."""
 from __future__ import annotations
 
@@ -39,30 +39,6 @@ def random_flip(images: Tensor, generator: torch.Generator | None = None, p: flo
     """Per-sample horizontal flip with probability ``p``."""
     flip = torch.rand(images.shape[0], device=images.device, generator=generator) < p
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
-
-
-def random_resized_crop(images: Tensor, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                        generator: torch.Generator | None = None) -> Tensor:
-    """Per-sample RandomResizedCrop for a float batch, via ``torchvision.ops.roi_align`` (bilinear). Box areas are
-    uniform in ``scale`` x image area and log-uniform in ``ratio`` (as torchvision's), but clipped into the image
-    instead of re-drawn. Written here because torchvision's v2 transform draws one box per call (per batch), and
-    a per-sample loop would leave the GPU idle."""
-    from torchvision.ops import roi_align
-
-    n, _, h, w = images.shape
-    dev = images.device
-    area = torch.empty(n, device=dev).uniform_(scale[0], scale[1], generator=generator) * h * w
-    log_ratio = torch.empty(n, device=dev).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
-    aspect = torch.exp(log_ratio)
-    bw = torch.sqrt(area * aspect).clamp(1, w)
-    bh = torch.sqrt(area / aspect).clamp(1, h)
-    x0 = torch.rand(n, device=dev, generator=generator) * (w - bw)
-    y0 = torch.rand(n, device=dev, generator=generator) * (h - bh)
-    boxes = torch.stack([torch.arange(n, device=dev, dtype=images.dtype), x0, y0, x0 + bw, y0 + bh], dim=1)
-    # sampling_ratio=0: roi_align averages ceil(box/output) samples per bin, i.e. it antialiases when
-    # shrinking (like RandomResizedCrop's antialias=True) and samples pixel centres exactly at 1:1.
-    return roi_align(images, boxes.to(images.dtype), output_size=(size, size), spatial_scale=1.0,
-                     sampling_ratio=0, aligned=True)
 
 
 class EpochBatches:
