@@ -2,14 +2,14 @@
 ``weights_only`` loading that falls back to the previous checkpoint when the newest is unreadable."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
+
+from .paths import atomic_file
 
 _NAME = re.compile(r"^epoch_(\d{5})\.pt$")
 KEEP = 2
@@ -21,24 +21,14 @@ class Checkpointer:
 
     def files(self) -> list[Path]:
         """Checkpoint files, newest (highest epoch) first."""
-        if not self.folder.is_dir():
-            return []
-        found = [(int(m.group(1)), p) for p in self.folder.iterdir() if (m := _NAME.match(p.name))]
+        paths = self.folder.iterdir() if self.folder.is_dir() else ()
+        found = [(int(m.group(1)), p) for p in paths if (m := _NAME.match(p.name))]
         return [p for _, p in sorted(found, reverse=True)]
 
     def save(self, state: dict, epoch: int) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"epoch_{epoch:05d}.pt"
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp_", suffix=".pt")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(state, handle)
-                handle.flush()
-                os.fsync(handle.fileno())  # on disk before the rename makes it the newest checkpoint
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(target, durable=True) as handle:  # on disk before it becomes the newest checkpoint
+            torch.save(state, handle)
         for old in self.files()[KEEP:]:
             old.unlink(missing_ok=True)
         return target

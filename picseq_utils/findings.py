@@ -1,10 +1,5 @@
-"""Conclusions computed from a run's own numbers, so that they are true for every profile.
-
-Each notebook ends with ``Findings``: sentences built from this run's metrics, a difference between two
-methods stated only when its paired 95 % interval excludes zero ("not distinguishable at this budget"
-otherwise), and a caveat from the data's provenance (stand-in data: "a pipeline check, not a finding").
-The sentences go into the notebook's metrics file, where ``99_report`` gathers them.
-"""
+"""Conclusions computed from a run's own numbers, so that they are true for every profile (``Findings``, used
+as CONTRIBUTING.md's step 7 says); they go into the metrics file, where ``99_report`` gathers them."""
 from __future__ import annotations
 
 import math
@@ -35,9 +30,7 @@ def paired_interval(a: Sequence[float], b: Sequence[float], confidence: float = 
         raise ValueError(f"paired values need the same count, got {len(a)} and {len(b)}")
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     n, mean = len(diff), float(diff.mean())
-    if n < 2:
-        return {"mean": mean, "low": float("nan"), "high": float("nan"), "n": n}
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * diff.std(ddof=1) / math.sqrt(n))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * diff.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
@@ -52,18 +45,16 @@ def _points(x: float) -> str:
 def difference(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float], budget: str = "") -> tuple[str, dict]:
     """A sentence comparing two methods measured on the same seeds (accuracies as fractions)."""
     d = paired_interval(a, b)
-    at = f" ({budget})" if budget else ""
-    both = f"{name_a} {format_mean_std(a)} vs {name_b} {format_mean_std(b)}{at}"
+    both = f"{name_a} {format_mean_std(a)} vs {name_b} {format_mean_std(b)}" + (f" ({budget})" if budget else "")
     if d["n"] < 2:
         return f"{both}: one seed, so no interval; the difference ({_points(d['mean'])} points) is not a finding.", d
     ci = f"paired difference {_points(d['mean'])} points, 95 % CI [{_points(d['low'])}, {_points(d['high'])}]"
     if d["n"] < MIN_PAIRS_FOR_A_CLAIM:  # one degree of freedom: a zero spread (accuracies are discrete) fakes certainty
         return (f"{name_a} and {name_b}: {both}; {ci} — {d['n']} seeds are too few for a claim "
                 f"(at least {MIN_PAIRS_FOR_A_CLAIM}).", d)
-    if d["low"] > 0:
-        return f"**{name_a} beats {name_b}**: {both}; {ci}.", d
-    if d["high"] < 0:
-        return f"**{name_b} beats {name_a}**: {both}; {ci}.", d
+    if d["low"] > 0 or d["high"] < 0:
+        winner, loser = (name_a, name_b) if d["low"] > 0 else (name_b, name_a)
+        return f"**{winner} beats {loser}**: {both}; {ci}.", d
     return f"{name_a} and {name_b} are **not distinguishable at this budget**: {both}; {ci}.", d
 
 

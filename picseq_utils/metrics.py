@@ -6,7 +6,6 @@ import datetime as _dt
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .paths import metrics_dir, safe_name
+from .paths import atomic_file, metrics_dir, safe_name
 
 
 def jsonable(value: Any) -> Any:
@@ -50,16 +49,8 @@ def _now() -> str:
 
 
 def write_json_atomic(path: Path, content: Any) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(content, handle, indent=1, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w") as handle:
+        json.dump(content, handle, indent=1, allow_nan=False)
 
 
 class MetricsWriter:
@@ -84,24 +75,23 @@ class MetricsWriter:
 
     def set_parameters(self, parameters: dict, changed: dict) -> None:
         """Parameters reassigned after setup: the file records the values in use and what changed."""
-        self.content["parameters"] = jsonable(parameters)
-        self.content.setdefault("changed_after_setup", {}).update(jsonable(changed))
-        self._flush()
+        changes = {**self.content.get("changed_after_setup", {}), **jsonable(changed)}
+        self._flush(parameters=jsonable(parameters), changed_after_setup=changes)
 
     def add_data(self, provenance: Any) -> None:
         """Note a data set used by this run (a ``Provenance`` or a dict with ``dataset`` and ``kind``)."""
         info = jsonable(provenance)
-        self._update(data={**self.content["data"], info["dataset"]: info})
+        self._flush(data={**self.content["data"], info["dataset"]: info})
 
     def add_weights(self, name: str, description: Any) -> None:
-        self._update(weights={**self.content["weights"], name: jsonable(description)})
+        self._flush(weights={**self.content["weights"], name: jsonable(description)})
 
     def add_figure(self, path: Path, caption: str = "", key: bool = False) -> None:
         entry = {"path": str(path), "caption": caption, "key": key}
-        self._update(figures=[f for f in self.content["figures"] if f["path"] != entry["path"]] + [entry])
+        self._flush(figures=[f for f in self.content["figures"] if f["path"] != entry["path"]] + [entry])
 
     def set_findings(self, lines: list[str], caveat: str) -> None:
-        self._update(findings={"lines": list(lines), "caveat": caveat})
+        self._flush(findings={"lines": list(lines), "caveat": caveat})
 
     def record(self, name: str, value: Any, *, unit: str | None = None, data: Any = None, **context) -> dict:
         """Append one metric. ``data`` names the data set(s) it was measured on (their provenance
@@ -117,30 +107,18 @@ class MetricsWriter:
             names.append(info["dataset"])
             kinds.append(info.get("kind", "unknown"))
         entry = {"name": name, "value": jsonable(value), "unit": unit, "data": names,
-                 "provenance": sorted(set(kinds)) or None, "context": jsonable(context),
-                 "recorded": _now()}
-        self._update(metrics=[m for m in self.content["metrics"] if m["name"] != name] + [entry])
+                 "provenance": sorted(set(kinds)) or None, "context": jsonable(context), "recorded": _now()}
+        self._flush(metrics=[m for m in self.content["metrics"] if m["name"] != name] + [entry])
         return entry
 
     def finish(self) -> Path:
-        """The run completed: its file replaces the last good run's, atomically."""
-        self._update(status="complete", finished=_now())
+        self._flush(status="complete", finished=_now())
         os.replace(self.partial, self.path)
         return self.path
 
-    def _update(self, **fields) -> None:
-        self.content.update(fields)
-        self._flush()
-
-    def _flush(self) -> None:
-        self.content["wall_seconds"] = round(time.perf_counter() - self._t0, 3)
+    def _flush(self, **fields) -> None:
+        self.content.update(fields, wall_seconds=round(time.perf_counter() - self._t0, 3))
         write_json_atomic(self.partial, self.content)
-
-
-def start_run(notebook: str, profile: str, parameters: dict | None = None, environment: dict | None = None,
-              variant: str | None = None) -> MetricsWriter:
-    """Begin the metrics of a run of ``notebook`` (written to the partial file until ``finish``)."""
-    return MetricsWriter(notebook, profile, parameters, environment, variant)
 
 
 def load_metrics(profile: str, variants: bool = False) -> list[dict]:

@@ -2,10 +2,12 @@
 parameter counts are computed, never assumed."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable
 
 import torch
+import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
@@ -28,12 +30,9 @@ def resnet18(num_classes: int = 10, stem: str = "cifar", width: int = 64) -> Res
         for i in range(4):
             setattr(model, f"layer{i + 1}", model._make_layer(BasicBlock, width * 2 ** i, 2, stride=1 if i == 0 else 2))
         model.fc = nn.Linear(8 * width, num_classes)
-        for m in model.modules():  # the same initialisation torchvision's constructor applies
+        for m in model.modules():  # torchvision's init (new BatchNorms already start at its ones and zeros)
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
     if stem == "cifar":
         model.conv1 = nn.Conv2d(3, width, kernel_size=3, stride=1, padding=1, bias=False)
         nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
@@ -58,8 +57,7 @@ def vit(num_classes: int = 10, image_size: int = 32, patch_size: int = 4, dim: i
     model = VisionTransformer(img_size=image_size, patch_size=patch_size, num_classes=num_classes, embed_dim=dim,
                               depth=depth, num_heads=heads, mlp_ratio=mlp_ratio, drop_path_rate=drop_path,
                               global_pool=pool, class_token=True, **kwargs)
-    set_fused_attention(model, fused_attn)
-    return model
+    return set_fused_attention(model, fused_attn)
 
 
 def set_fused_attention(model: nn.Module, enabled: bool) -> nn.Module:
@@ -94,12 +92,6 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def parameter_count(name: str, num_classes: int, **overrides) -> int:
-    """Parameters of a registered model, counted on the meta device (no memory, no init time)."""
-    with torch.device("meta"):
-        return count_parameters(build_model(name, num_classes, **overrides))
-
-
 # --------------------------------------------------------------------------- pretrained weights
 
 IMAGENET_WEIGHTS = {
@@ -121,9 +113,8 @@ def load_imagenet_weights(model: nn.Module, name: str, *, fallback: bool = False
     cache and the fetch command, or with ``fallback=True`` the model stays random and the description says so."""
     if name not in IMAGENET_WEIGHTS:
         raise ValueError(f"no ImageNet weights known for {name!r}; models with weights: {', '.join(IMAGENET_WEIGHTS)}")
-    library, ident = IMAGENET_WEIGHTS[name].split(":")
     try:
-        state = _fetch_state_dict(library, ident)
+        state = _fetch_state_dict(*IMAGENET_WEIGHTS[name].split(":"))
     except WeightsUnavailableError as err:
         if not fallback:
             raise
@@ -133,36 +124,29 @@ def load_imagenet_weights(model: nn.Module, name: str, *, fallback: bool = False
     _fit_pos_embed(model, state)
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    skipped = sorted(set(own) - set(usable))
     model.load_state_dict(usable, strict=False)
     return {"weights": IMAGENET_WEIGHTS[name], "fallback": False, "loaded_tensors": len(usable),
-            "skipped": skipped}
+            "skipped": sorted(set(own) - set(usable))}
 
 
 def _fetch_state_dict(library: str, ident: str) -> dict:
     from .data.provenance import network_available
 
     if library == "torchvision":
-        import os
-
-        import torchvision
-        from torch.hub import get_dir
-
         enum_name, member = ident.split(".")
         weights = getattr(torchvision.models, enum_name)[member]
-        cached = os.path.join(get_dir(), "checkpoints", weights.url.rsplit("/", 1)[-1])
+        cached = os.path.join(torch.hub.get_dir(), "checkpoints", weights.url.rsplit("/", 1)[-1])
         if not os.path.isfile(cached) and not network_available(weights.url):
             raise WeightsUnavailableError(
                 f"ImageNet weights {ident} are not in the torch hub cache ({cached}) and cannot be downloaded "
                 f"(no network). On a machine with internet run: python -c \"import torchvision; "
-                f"torchvision.models.{enum_name}.{member}.get_state_dict()\" and copy {get_dir()} here.")
+                f"torchvision.models.{enum_name}.{member}.get_state_dict()\" and copy {torch.hub.get_dir()} here.")
         return weights.get_state_dict(progress=False)
     import timm
     from huggingface_hub import try_to_load_from_cache
 
-    repo = "timm/" + ident
-    cached = next((f for f in (try_to_load_from_cache(repo, n) for n in ("model.safetensors", "pytorch_model.bin"))
-                   if isinstance(f, str)), None)
+    files = (try_to_load_from_cache("timm/" + ident, n) for n in ("model.safetensors", "pytorch_model.bin"))
+    cached = next((f for f in files if isinstance(f, str)), None)
     how = (f"On a machine with internet run: python -c \"import timm; timm.create_model('{ident}', pretrained=True)\" "
            f"and copy the Hugging Face cache (~/.cache/huggingface) here.")
     if cached is None and not network_available("https://huggingface.co"):
@@ -178,19 +162,6 @@ def _fetch_state_dict(library: str, ident: str) -> dict:
 
 
 # --------------------------------------------------------------------------- resolution changes
-
-
-def resize_vit_input(model: nn.Module, image_size: int) -> nn.Module:
-    """Run a timm ViT at a new resolution with the same patch size, in place: the patch grid grows and
-    the learned position embeddings are 2-D interpolated to it (timm's ``set_input_size`` ->
-    ``resample_abs_pos_embed``, bicubic), as in the ViT paper's higher-resolution fine-tuning."""
-    if not hasattr(model, "set_input_size"):
-        raise TypeError(f"{type(model).__name__} is not a timm VisionTransformer; cannot change its input size")
-    patch = model.patch_embed.patch_size[0]
-    if image_size % patch:
-        raise ValueError(f"image_size={image_size} must be a multiple of the patch size {patch}")
-    model.set_input_size(img_size=(image_size, image_size))
-    return model
 
 
 def _fit_pos_embed(model: nn.Module, state: dict) -> bool:

@@ -58,19 +58,11 @@ class Run:
     writer: metrics.MetricsWriter
     namespace: dict | None = field(default=None, repr=False)
 
-    def __getattr__(self, name: str) -> Any:  # run.epochs == run.params["epochs"]
-        params = self.__dict__.get("params", {})
-        if name in params:
-            return params[name]
-        raise AttributeError(f"{self.__class__.__name__} has no attribute or parameter {name!r}")
-
     def sync(self) -> None:
         """Take up parameters reassigned in the notebook since setup: re-validate them and record the new
         values; a parameter that decides where results go (profile, data) stops the run instead."""
-        if self.namespace is None:
-            return
-        changed = {k: (v, self.namespace[k]) for k, v in self.params.items()
-                   if k in self.namespace and not _same(self.namespace[k], v)}
+        ns = self.namespace or {}
+        changed = {k: (v, ns[k]) for k, v in self.params.items() if k in ns and not _same(ns[k], v)}
         if not changed:
             return
         fixed = sorted(set(changed) & ({"profile"} | set(data_parameters(self.notebook))))
@@ -86,10 +78,9 @@ class Run:
             self.device = select_device(clean["device"])
         self.writer.set_parameters(clean, {k: {"was": was, "now": now} for k, (was, now) in changed.items()})
 
-    def record(self, name: str, value: Any, **context) -> dict:
+    def record(self, name: str, value: Any, *, data: Any = None, **context) -> dict:
         """Write one metric with provenance (``data=`` an ImageData / Provenance / data-set name)."""
         self.sync()
-        data = context.pop("data", None)
         if data is not None:
             data = [getattr(d, "provenance", d) for d in (data if isinstance(data, (list, tuple)) else [data])]
         return self.writer.record(name, value, data=data, **context)
@@ -136,8 +127,8 @@ def _same(a: Any, b: Any) -> bool:
     """Equal as parameters (a list injected by papermill equals the tuple it was validated into)."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
-                                             and not isinstance(a, bool) and not isinstance(b, bool) and a == b)
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+    return (type(a) is type(b) or numbers) and a == b
 
 
 def _changes(changed: dict, names) -> str:
@@ -157,10 +148,9 @@ def setup(notebook: str, namespace: dict, *, quiet: bool = False) -> Run:
     device = select_device(params["device"])
     env = environment_info(device)
     variant = run_variant(notebook, params)
-    writer = metrics.start_run(notebook, params["profile"], params, env, variant)
-    run = Run(notebook, params, device, writer, namespace)
+    writer = metrics.MetricsWriter(notebook, params["profile"], params, env, variant)
     if not quiet:
         print(f"{notebook} | profile {params['profile']} | seed {params['seed']} | device {env['device_name']} | "
               f"torch {env['torch']} | commit {env['git_commit']}"
               + (f" | run on other data: metrics kept apart as {writer.key}" if variant else ""))
-    return run
+    return Run(notebook, params, device, writer, namespace)

@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 import nbformat
 import yaml
 
+from .paths import project_root
+
 #: smoke: the notebooks' defaults (CPU, minutes); cpu: longer studies for a laptop; gpu: the full study's most
 #: informative runs within about one H100-hour; full: the real study on one GPU; rehearsal: the full profile
 #: with only sizes made small, run on the CPU on stand-ins in the real layout (``make rehearse``).
@@ -57,37 +59,30 @@ class Param:
             value = float(value)
         if tuple in self.kinds and isinstance(value, list):
             value = tuple(value)
+        said = f"parameter {name!r} = {value!r}"  # the value as normalised above
         if not isinstance(value, self.kinds) or (isinstance(value, bool) and bool not in self.kinds):
-            raise ParameterError(
-                f"parameter {name!r} = {value!r} has type {type(value).__name__}; expected {self.describe()}")
+            raise ParameterError(f"{said} has type {type(value).__name__}; expected {self.describe()}")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ParameterError(f"parameter {name!r} = {value!r} must be a finite number")
+            raise ParameterError(f"{said} must be a finite number")
         if self.choices is not None and value not in self.choices:
-            raise ParameterError(
-                f"parameter {name!r} = {value!r} is not a valid choice; valid: {', '.join(map(repr, self.choices))}")
+            raise ParameterError(f"{said} is not a valid choice; valid: {', '.join(map(repr, self.choices))}")
         if isinstance(value, str) and self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise ParameterError(f"parameter {name!r} = {value!r} is not valid; expected {self.pattern_hint or self.pattern}")
+            raise ParameterError(f"{said} is not valid; expected {self.pattern_hint or self.pattern}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
-                op = ">" if self.min_exclusive else ">="
-                raise ParameterError(f"parameter {name!r} = {value!r} must be {op} {self.min}")
+                raise ParameterError(f"{said} must be {'>' if self.min_exclusive else '>='} {self.min}")
             if self.max is not None and value > self.max:
-                raise ParameterError(f"parameter {name!r} = {value!r} must be <= {self.max}")
+                raise ParameterError(f"{said} must be <= {self.max}")
         if isinstance(value, (list, tuple)) and self.item is not None:
             value = type(value)(self.item.check(f"{name}[{i}]", v) for i, v in enumerate(value))
         return value
 
     def describe(self) -> str:
-        text = " or ".join(k.__name__ for k in self.kinds)
-        if self.choices is not None:
-            text += f" in {{{', '.join(map(repr, self.choices))}}}"
-        if self.min is not None:
-            text += f", {'>' if self.min_exclusive else '>='} {self.min}"
-        if self.max is not None:
-            text += f", <= {self.max}"
-        if self.pattern_hint:
-            text += f" ({self.pattern_hint})"
-        return text
+        return (" or ".join(k.__name__ for k in self.kinds)
+                + (f" in {{{', '.join(map(repr, self.choices))}}}" if self.choices is not None else "")
+                + (f", {'>' if self.min_exclusive else '>='} {self.min}" if self.min is not None else "")
+                + (f", <= {self.max}" if self.max is not None else "")
+                + (f" ({self.pattern_hint})" if self.pattern_hint else ""))
 
 
 # Short constructors used by the schemas: ``Int("doc", min=1)``, ``Str("doc", choices=(...))``, ...
@@ -197,8 +192,6 @@ def divides(numerator: str, denominator: str) -> Callable[[dict], str | None]:
 def load_profile(profile: str, params_dir: str | Path | None = None) -> dict:
     """Read ``params/<profile>.yaml``: ``{"common": {...}, "notebooks": {name: {...}}}``. A file with
     ``extends: <profile>`` starts from that profile's values and overrides them (common, then per notebook)."""
-    from .paths import project_root
-
     if profile not in PROFILES:
         raise ParameterError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     path = Path(params_dir or project_root() / "params") / f"{profile}.yaml"

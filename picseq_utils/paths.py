@@ -1,49 +1,42 @@
 """Where things live: the project root and the generated folders under it (the same folders from JupyterLab,
-papermill or nbval)."""
+papermill or nbval), and how files there are written (atomically)."""
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,120}$")  # "@": a run on other data, <notebook>@<variant>
 #: Tests point this at a temporary folder so they never write into the checkout's reports/.
 ROOT_OVERRIDE: Path | None = None
 
 
 def project_root() -> Path:
-    """The checkout that holds ``pyproject.toml`` next to ``picseq_utils/``.
-
-    With an editable install (``make test`` / ``make report``) this is the package's parent;
-    otherwise the nearest ancestor of the working directory that has a ``notebooks/`` folder.
-    """
+    """The package's parent if it holds ``pyproject.toml`` (an editable install, as ``make test`` uses); else
+    the nearest ancestor of the working directory that has ``notebooks/`` and ``params/``."""
     if ROOT_OVERRIDE is not None:
         return Path(ROOT_OVERRIDE)
-    candidate = _PACKAGE_DIR.parent
-    if (candidate / "pyproject.toml").is_file():
-        return candidate
+    if (_PACKAGE_PARENT / "pyproject.toml").is_file():
+        return _PACKAGE_PARENT
     here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "params").is_dir():
-            return folder
-    return here
+    return next((f for f in (here, *here.parents) if (f / "notebooks").is_dir() and (f / "params").is_dir()), here)
 
 
 def safe_name(name: str, what: str = "name") -> str:
     """Reject names that could escape their folder (``..``, slashes) before they become paths."""
     if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
-        raise ValueError(
-            f"invalid {what} {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit"
-        )
+        raise ValueError(f"invalid {what} {name!r}: use letters, digits, '_', '-' or '.', starting with a letter "
+                         "or digit")
     return name
 
 
 def data_root(root: str | Path | None = None) -> Path:
     """Folder for downloaded and generated data sets (default ``<project>/data``)."""
     path = Path(root) if root is not None else project_root() / "data"
-    if not path.is_absolute():
-        path = project_root() / path
-    return path
+    return path if path.is_absolute() else project_root() / path
 
 
 def reports_dir(profile: str) -> Path:
@@ -61,3 +54,21 @@ def figures_dir(profile: str, notebook: str) -> Path:
 def checkpoints_dir(profile: str, notebook: str, run: str) -> Path:
     return (project_root() / "checkpoints" / safe_name(profile, "profile")
             / safe_name(notebook, "notebook") / safe_name(run, "run name"))
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb", durable: bool = False):
+    """Write ``path`` through a temporary file beside it, renamed over it only when the block succeeds, so a
+    reader (or a resumed run) never sees half a file; ``durable``: on disk before the rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

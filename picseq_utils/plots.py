@@ -64,8 +64,7 @@ def heatmap(table: pd.DataFrame, title: str = ""):
     im = ax.imshow(values, cmap="viridis", aspect="auto")
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
-    ax.set_xlabel(str(table.columns.name or ""))
-    ax.set_ylabel(str(table.index.name or ""))
+    ax.set(xlabel=str(table.columns.name or ""), ylabel=str(table.index.name or ""))
     finite = values[np.isfinite(values)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0
     for (r, c), v in np.ndenumerate(values):
@@ -84,8 +83,7 @@ def clip_rows(rows: Sequence[torch.Tensor], titles: Sequence[str]):
     frames = rows[0].shape[0]
     fig, axes = plt.subplots(len(rows), frames, figsize=(frames * 1.1, len(rows) * 1.21), squeeze=False)
     for r, clip in enumerate(rows):
-        for t in range(frames):
-            ax = axes[r, t]
+        for t, ax in enumerate(axes[r]):
             ax.imshow(to_hwc(clip[t]))
             ax.set(xticks=[], yticks=[])
             if t == 0:

@@ -14,16 +14,15 @@ import time
 from pathlib import Path
 
 from .metrics import _now, write_json_atomic
-from .params import PROFILES, NOTEBOOK_SCHEMAS, ParameterError, notebook_defaults, profile_parameters, validate
+from .params import (PROFILES, NOTEBOOK_SCHEMAS, ParameterError, notebook_defaults, profile_parameters, schema_for,
+                     validate)
 from .paths import project_root, reports_dir
 
 REPORT_NOTEBOOK = "99_report"
 
 
 def notebook_paths(notebooks_dir: Path) -> list[Path]:
-    """``NN_*.ipynb`` in order, the report notebook last."""
-    found = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
-    return [p for p in found if p.stem != REPORT_NOTEBOOK] + [p for p in found if p.stem == REPORT_NOTEBOOK]
+    return sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"), key=lambda p: (p.stem == REPORT_NOTEBOOK, p))
 
 
 def _matches(path: Path, wanted: str) -> bool:
@@ -34,22 +33,17 @@ def _matches(path: Path, wanted: str) -> bool:
 def select(paths: list[Path], only: list[str] | None) -> list[Path]:
     if not only:
         return paths
-    chosen = [p for p in paths if any(_matches(p, o) for o in only)]
     unknown = [o for o in only if not any(_matches(p, o) for p in paths)]
     if unknown:
         raise SystemExit(f"--only: unknown notebook(s) {unknown}; available: {', '.join(p.stem for p in paths)}")
-    return chosen
+    return [p for p in paths if any(_matches(p, o) for o in only)]
 
 
 def in_dependency_order(paths: list[Path], profile: str) -> list[Path]:
     """Number order, except that a notebook reading another's results under this profile (notebook 03
     inspecting notebook 04's ViT in the full profile) runs right after it."""
-    from .params import schema_for
-
     order = list(paths)
-    for path in paths:
-        if path.stem not in NOTEBOOK_SCHEMAS:
-            continue
+    for path in [p for p in paths if p.stem in NOTEBOOK_SCHEMAS]:
         try:
             values = {**notebook_defaults(path), **profile_parameters(profile, path.stem)}
             needs = schema_for(path.stem).after(values)
@@ -77,8 +71,7 @@ def _check_kernel() -> None:
     try:
         from jupyter_client.kernelspec import KernelSpecManager
 
-        argv = KernelSpecManager().get_kernel_spec("python3").argv
-        exe = argv[0] if argv else ""
+        exe = (KernelSpecManager().get_kernel_spec("python3").argv or [""])[0]
         if exe not in ("python", "python3", "{python}", sys.executable) and Path(exe).resolve() != Path(sys.executable).resolve():
             print(f"[picseq.report] warning: kernel 'python3' runs {exe}, not {sys.executable}; "
                   f"notebooks may not see picseq_utils. Run `python -m ipykernel install --sys-prefix`.", file=sys.stderr)
@@ -130,9 +123,8 @@ def _markdown(text: str) -> str:
 
 
 def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path) -> str:
-    links = [f'<a href="{html.escape(Path(info[k]).name.replace(".html", suffix), quote=True)}">{label}</a>'
-             for k, suffix, label in (("html", ".reading.html", "read"), ("html", ".html", "full notebook"))
-             if info.get(k)]
+    links = [f'<a href="{html.escape(Path(info["html"]).name.replace(".html", suffix))}">{label}</a>'
+             for suffix, label in ((".reading.html", "read"), (".html", "full notebook")) if info.get("html")]
     status = info.get("status", "?")
     took = "" if info.get("seconds") is None else f" in {info['seconds']:.0f} s"
     head = (f"<h3>{html.escape(name)}</h3><p class='meta'><span class='status-{html.escape(status)}'>{html.escape(status)}"
@@ -143,8 +135,7 @@ def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path) ->
         return f"<section class='nb'>{head}<p>No completed run of this notebook in this profile.</p></section>"
     findings = run.get("findings") or {}
     body = f"<div class='caveat'>{_markdown(findings['caveat'])}</div>" if findings.get("caveat") else ""
-    if findings.get("lines"):
-        body += _markdown("\n".join(f"- {line}" for line in findings["lines"]))
+    body += _markdown("\n".join(f"- {line}" for line in findings.get("lines") or []))
     figures = [f for f in run.get("figures", []) if f.get("key") and Path(f["path"]).is_file()]
     if figures:
         body += "<div class='figs'>" + "".join(
@@ -190,18 +181,16 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
         raise SystemExit(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     from .runtime import git_commit
 
-    notebooks_dir = notebooks_dir or project_root() / "notebooks"
     out_dir = reports_dir(profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / "run_state.json"
     previous = json.loads(state_path.read_text()).get("notebooks", {}) if state_path.is_file() else {}
     _check_kernel()
-    paths = notebook_paths(notebooks_dir)
+    paths = notebook_paths(notebooks_dir or project_root() / "notebooks")
     chosen = in_dependency_order(select(paths, only), profile)
-    if chosen and chosen[-1].stem != REPORT_NOTEBOOK and any(p.stem == REPORT_NOTEBOOK for p in paths):
-        chosen.append(next(p for p in paths if p.stem == REPORT_NOTEBOOK))  # the summary is always refreshed
+    if chosen and chosen[-1].stem != REPORT_NOTEBOOK:
+        chosen += [p for p in paths if p.stem == REPORT_NOTEBOOK]  # the summary is always refreshed
     state = {"profile": profile, "commit": git_commit(), "notebooks": dict(previous)}
-    failures = []
     for path in chosen:
         name = path.stem
         output = out_dir / path.name
@@ -210,10 +199,8 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
             if name in NOTEBOOK_SCHEMAS:
                 validate(name, {**notebook_defaults(path), **parameters})
         except ParameterError as err:
-            failures.append(name)
-            problems = [ln.strip(" -") for ln in str(err).splitlines()[1:] if ln.startswith("  - ")]
-            state["notebooks"][name] = {"status": "failed", "error": "parameter error: " + "; ".join(problems),
-                                        "seconds": 0.0}
+            issues = "; ".join(ln.strip(" -") for ln in str(err).splitlines()[1:] if ln.startswith("  - "))
+            state["notebooks"][name] = {"status": "failed", "error": f"parameter error: {issues}", "seconds": 0.0}
             print(f"[picseq.report] {name}: parameter error\n{err}", file=sys.stderr)
             continue
         fingerprint = code_fingerprint(path, parameters)
@@ -237,12 +224,10 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
         state["notebooks"][name] = entry
         print(f"[picseq.report] {name}: {entry['status']} in {seconds:.1f} s" + (f" - {error}" if error else ""),
               flush=True)
-        if not ok:
-            failures.append(name)
         state["finished"] = _now()
         write_json_atomic(state_path, state)
     state["finished"] = _now()
-    state["failed"] = failures
+    failures = state["failed"] = [p.stem for p in chosen if state["notebooks"][p.stem]["status"] == "failed"]
     write_json_atomic(state_path, state)
     index = render_index(profile, state, out_dir)
     print(f"[picseq.report] index: {index}")

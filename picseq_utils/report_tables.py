@@ -59,12 +59,10 @@ def _with_std(value, context: dict, unit) -> str:
 
 
 def _provenance_label(entry: dict) -> str:
-    kinds = entry.get("provenance") or []
-    return ", ".join("stand-in" if k == "standin" else k for k in kinds) or "-"
+    return ", ".join("stand-in" if k == "standin" else k for k in entry.get("provenance") or []) or "-"
 
 
 def metrics_table(runs: list[dict]) -> pd.DataFrame:
-    """One row per recorded metric: notebook, name, value (formatted), provenance, data, context."""
     rows = []
     for run in runs:
         for entry in run.get("metrics", []):
@@ -83,28 +81,20 @@ def seed_comparison(runs: list[dict]) -> pd.DataFrame:
     latest = {(run["notebook"], entry["name"]): (entry, run) for run in runs for entry in run.get("metrics", [])}
     rows = []
     for claim in SEED_CLAIMS:
-        entry, run = latest.get((claim["notebook"], claim["metric"]), (None, None))
-        context = (entry or {}).get("context") or {}
-        value = entry["value"] if entry else None
-        if entry is None:
-            ours = "no comparable run in this profile"
-        elif value is None:
-            ours = f"not measured: {context.get('note', 'see the notebook')}"
-        else:
-            ours = _with_std(value, context, entry.get("unit"))
+        entry, run = latest.get((claim["notebook"], claim["metric"]), ({}, None))
+        context = entry.get("context") or {}
+        ours = ("no comparable run in this profile" if not entry
+                else f"not measured: {context.get('note', 'see the notebook')}" if entry["value"] is None
+                else _with_std(entry["value"], context, entry.get("unit")))
         rows.append({
-            "seed": claim["seed"], "notebook": claim["notebook"], "claim": f"{claim['kind']} {_format(claim['claim'], claim['unit'])}",
+            "seed": claim["seed"], "notebook": claim["notebook"],
+            "claim": f"{claim['kind']} {_format(claim['claim'], claim['unit'])}",
             "the seed's conditions": claim["conditions"], "our run of that recipe": ours,
-            "provenance": _provenance_label(entry) if entry else "-",
-            "what our run did": str(context.get("conditions", "-")) if entry else "-",
-            "what still differs": str(context.get("differs", "-")) if entry else "-",
+            "provenance": _provenance_label(entry), "what our run did": str(context.get("conditions", "-")),
+            "what still differs": str(context.get("differs", "-")),
             "profile / device": f"{run['profile']} / {run.get('environment', {}).get('device_name', '?')}" if run else "-",
         })
     return pd.DataFrame(rows)
-
-
-#: The image-classifier notebooks whose models are compared on accuracy and on time.
-CLASSIFIER_NOTEBOOKS = ("04_vit_vs_resnet_cifar10", "05_vit_vs_resnet_cifar100_cutmix")
 
 
 def accuracy_and_time_table(runs: list[dict]) -> pd.DataFrame:
@@ -112,13 +102,13 @@ def accuracy_and_time_table(runs: list[dict]) -> pd.DataFrame:
     training seconds and images/s (what "better than the seeds" means for speed)."""
     rows = []
     for run in runs:
-        if run["notebook"] not in CLASSIFIER_NOTEBOOKS:
+        if run["notebook"] not in ("04_vit_vs_resnet_cifar10", "05_vit_vs_resnet_cifar100_cutmix"):
             continue
         by_name = {m["name"]: m for m in run.get("metrics", [])}
         for name, entry in by_name.items():
-            if not name.startswith("test_acc_") or "_fraction_" in name or name.startswith("test_acc_seed003"):
+            kind = name.removeprefix("test_acc_")
+            if kind == name or "_fraction_" in name or kind.startswith("seed003"):
                 continue
-            kind = name[len("test_acc_"):]
             tta = next((m for n, m in by_name.items() if n.startswith("seconds_to_val_") and n.endswith(f"pct_{kind}")),
                        None)
             target = (tta or {}).get("context", {}).get("target")
@@ -155,11 +145,10 @@ def provenance_table(runs: list[dict]) -> pd.DataFrame:
     rows = []
     for run in runs:
         env = run.get("environment", {})
-        data = run.get("data", {})
         rows.append({
             "notebook": run["notebook"] + (f" @ {run['variant']}" if run.get("variant") else ""),
             "run": f"{run.get('started', '?')} -> {run.get('finished', '?')}", "profile": run.get("profile"),
-            "data": "; ".join(f"{d.get('label', name)}" for name, d in data.items()) or "-",
+            "data": "; ".join(str(d.get("label", name)) for name, d in run.get("data", {}).items()) or "-",
             "weights": "; ".join(f"{k}: {v.get('weights', v) if isinstance(v, dict) else v}"
                                  for k, v in run.get("weights", {}).items()) or "-",
             "device": env.get("device_name", "-"), "torch": env.get("torch", "-"), "commit": env.get("git_commit", "-"),
@@ -168,7 +157,6 @@ def provenance_table(runs: list[dict]) -> pd.DataFrame:
 
 
 def figure_list(runs: list[dict]) -> list[tuple[str, Path, str]]:
-    """(notebook, path, caption) of every saved figure that still exists."""
     return [(run["notebook"], Path(fig["path"]), fig.get("caption", "")) for run in runs
             for fig in run.get("figures", []) if Path(fig["path"]).is_file()]
 
@@ -178,9 +166,8 @@ def notebook_timings(profile: str) -> pd.DataFrame:
     path = reports_dir(profile) / "run_state.json"
     if not path.is_file():
         return pd.DataFrame(columns=["notebook", "status", "seconds"])
-    state = json.loads(path.read_text())
     return pd.DataFrame([{"notebook": k, "status": v.get("status"), "seconds": v.get("seconds")}
-                         for k, v in state.get("notebooks", {}).items()])
+                         for k, v in json.loads(path.read_text()).get("notebooks", {}).items()])
 
 
 def load(profile: str) -> list[dict]:

@@ -24,29 +24,25 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    deterministic = not torch.cuda.is_available()
-    torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = not deterministic
-    if torch.cuda.is_available():
+    gpu = torch.cuda.is_available()
+    torch.backends.cudnn.deterministic = not gpu
+    torch.backends.cudnn.benchmark = gpu
+    if gpu:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
 
 def select_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then CPU. A named device that is absent is an error."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device(next(kind for kind, ok in available.items() if ok))
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}") from err
-    if device.type not in ("cpu", "cuda", "mps"):
+    if device.type not in available:
         raise ValueError(f"unsupported device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     if not available[device.type]:
         raise ValueError(f"device {name!r} was asked for but {device.type.upper()} is not available here; "
                          f"use device='auto' or 'cpu'")
@@ -64,7 +60,7 @@ def device_name(device: torch.device) -> str:
 def device_kind(device: torch.device) -> str:
     """A short file-name-safe tag: ``cpu-2core-avx2``, ``cpu-2core-avx512``, ``cuda-nvidia-h100-80gb-hbm3``."""
     if device.type == "cuda":
-        return "cuda-" + "".join(c if c.isalnum() else "-" for c in torch.cuda.get_device_name(device).lower()).strip("-")
+        return "cuda-" + "".join(c if c.isalnum() else "-" for c in device_name(device).lower()).strip("-")
     if device.type == "cpu":
         return f"cpu-{os.cpu_count()}core-{cpu_capability().lower()}"
     return device.type
@@ -82,10 +78,7 @@ _ONEDNN_BF16_ISAS = {"AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512", "AVX
 
 def cpu_capability() -> str:
     """ATen's vector capability in use: ``AVX2``, ``AVX512`` (honours ``ATEN_CPU_CAPABILITY``)."""
-    try:
-        return torch.backends.cpu.get_cpu_capability()
-    except Exception:  # noqa: BLE001 - older torch
-        return "unknown"
+    return torch.backends.cpu.get_cpu_capability()
 
 
 @lru_cache(maxsize=1)
@@ -112,10 +105,8 @@ CPU_CHANNELS_LAST_MIN_CHANNELS = 8
 def channels_last_safe(model: torch.nn.Module, device: torch.device) -> bool:
     """Whether channels_last is safe for ``model`` on ``device``: always on CUDA; on the CPU only when
     every convolution has at least ``CPU_CHANNELS_LAST_MIN_CHANNELS`` output channels."""
-    if device.type != "cpu":
-        return True
-    widths = [m.out_channels for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]
-    return all(w >= CPU_CHANNELS_LAST_MIN_CHANNELS for w in widths)
+    return device.type != "cpu" or all(m.out_channels >= CPU_CHANNELS_LAST_MIN_CHANNELS for m in model.modules()
+                                       if isinstance(m, torch.nn.modules.conv._ConvNd))
 
 
 @lru_cache(maxsize=1)
@@ -144,9 +135,7 @@ def environment_info(device: torch.device | None = None) -> dict:
             "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""), "cpu_native_bf16": cpu_has_native_bf16(),
             "timm": timm.__version__}
     if device is not None:
-        info["device"] = str(device)
-        info["device_name"] = device_name(device)
+        info.update(device=str(device), device_name=device_name(device))
     if torch.cuda.is_available():
-        info["cuda"] = torch.version.cuda
-        info["gpu"] = torch.cuda.get_device_name(0)
+        info.update(cuda=torch.version.cuda, gpu=torch.cuda.get_device_name(0))
     return info

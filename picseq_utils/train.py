@@ -1,4 +1,4 @@
-"""The one training loop every notebook uses: ``fit``, ``evaluate``, ``predict`` (timm optimisers, a per-step
+"""The one training loop every notebook uses: ``fit`` and ``evaluate`` (timm optimisers, a per-step
 schedule, bf16 where native, checkpoints every epoch; every random draw of epoch ``e`` is seeded by (seed, e),
 so a resumed deterministic CPU run reproduces the uninterrupted history)."""
 from __future__ import annotations
@@ -6,20 +6,22 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.std import tqdm
 
 from .checkpoint import Checkpointer
 from .data.loaders import epoch_generator
-from .progress import bar as progress_bar
 from .runtime import CPU_CHANNELS_LAST_MIN_CHANNELS, channels_last_safe, cpu_has_native_bf16
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -73,6 +75,38 @@ class FitConfig:
             raise ValueError("; ".join(problems))
 
 
+class _DisplayLine:
+    """A file-like object for tqdm that shows the latest line in one updating notebook display."""
+
+    def __init__(self):
+        from IPython.display import display
+
+        self.handle = display({"text/plain": ""}, raw=True, display_id=True)
+        self.last = ""
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "\n").strip().split("\n")[-1].strip()
+        if line and line != self.last:
+            self.last = line
+            self.handle.update({"text/plain": line}, raw=True)
+
+    def flush(self) -> None:
+        pass
+
+
+def progress_bar(total: int, desc: str, *, initial: int = 0, disable: bool = False) -> tqdm:
+    """A bar that leaves one line behind: tqdm in a terminal; in a notebook kernel one display updated in place,
+    so an executed notebook keeps one summary line per run."""
+    if disable:
+        return tqdm(total=total, disable=True)
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell and type(shell).__name__ == "ZMQInteractiveShell":  # a notebook kernel, not a terminal or script
+        return tqdm(total=total, initial=initial, desc=desc, file=_DisplayLine(), mininterval=1.0, ncols=100,
+                    unit="step", ascii=False)
+    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, unit="step", dynamic_ncols=True,
+                mininterval=1.0 if sys.stderr.isatty() else 10.0)
+
+
 def lr_factor(step: int, total_steps: int, config: FitConfig, steps_per_epoch: int) -> float:
     """Multiplier of the base learning rate at optimiser step ``step`` (0-based)."""
     warmup = int(round(config.warmup_epochs * steps_per_epoch))
@@ -86,8 +120,7 @@ def lr_factor(step: int, total_steps: int, config: FitConfig, steps_per_epoch: i
     progress = (step - warmup) / max(1, total_steps - warmup)
     if config.schedule == "onecycle":  # linear decay to zero after the warm-up (triangular one-cycle)
         return max(0.0, 1.0 - progress)
-    floor = config.min_lr_ratio
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def autocast_for(device: torch.device, amp: str = "auto"):
@@ -117,9 +150,8 @@ def _oom_advice(loader, where: str):
     """Turn running out of device memory into a TrainingError that suggests a batch size."""
     try:
         yield
-    except Exception as err:
-        if not (isinstance(err, torch.cuda.OutOfMemoryError)
-                or (isinstance(err, RuntimeError) and "out of memory" in str(err).lower())):
+    except RuntimeError as err:  # torch.cuda.OutOfMemoryError included
+        if not isinstance(err, torch.cuda.OutOfMemoryError) and "out of memory" not in str(err).lower():
             raise
         size = getattr(loader, "batch_size", None)
         if size and size > 1:
@@ -140,9 +172,9 @@ def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader: Iterable, device: torch.device | str | None = None, amp: str = "auto",
-            channels_last="auto") -> tuple[torch.Tensor, torch.Tensor]:
-    """Model outputs and targets over a loader, concatenated on the CPU (float32)."""
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
+             amp: str = "auto", channels_last="auto") -> dict:
+    """Accuracy and mean cross-entropy (no smoothing) over a loader; right for LogSoftmax models too (idempotent)."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     channels_last = use_channels_last(model, device, channels_last)
     was_training = model.training
@@ -157,13 +189,7 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device | str | Non
                 targets.append(y.cpu())
     finally:
         model.train(was_training)
-    return torch.cat(outputs), torch.cat(targets)
-
-
-def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
-             amp: str = "auto", channels_last="auto") -> dict:
-    """Accuracy and mean cross-entropy (no smoothing) over a loader; right for LogSoftmax models too (idempotent)."""
-    outputs, targets = predict(model, loader, device, amp, channels_last)
+    outputs, targets = torch.cat(outputs), torch.cat(targets)
     hard = targets.argmax(1) if targets.ndim == 2 else targets
     return {"loss": nn.functional.cross_entropy(outputs, targets).item(),
             "accuracy": (outputs.argmax(1) == hard).float().mean().item(), "n": len(targets)}
@@ -219,12 +245,12 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                        min_lr_ratio=float(min_lr_ratio), milestones=tuple(milestones), gamma=float(gamma),
                        label_smoothing=float(label_smoothing), grad_clip=grad_clip, amp=amp,
                        channels_last=channels_last, compile=bool(compile), seed=int(seed))
-    if len(train_loader) == 0:
+    steps_per_epoch = len(train_loader)
+    if steps_per_epoch == 0:
         raise TrainingError("the training loader yields no batches (fewer samples than one batch with drop_last?)")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     use_cl = use_channels_last(model, device, channels_last)
-    model.to(device)
-    model.to(memory_format=torch.channels_last if use_cl else torch.contiguous_format)
+    model.to(device, memory_format=torch.channels_last if use_cl else torch.contiguous_format)
     from timm.optim import create_optimizer_v2
 
     opt_kwargs = {"momentum": momentum} if optimizer == "sgd" else {}
@@ -252,17 +278,15 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-    history: list[dict] = list(state["history"]) if state is not None else []
-    start_epoch = int(state["epoch"]) if state is not None else 0
+    history, start_epoch = ([], 0) if state is None else (list(state["history"]), int(state["epoch"]))
 
-    steps_per_epoch = len(train_loader)
     total_steps = epochs * steps_per_epoch
     finished = start_epoch >= epochs
     if finished and progress:  # a bar that starts full would say nothing
         print(f"{desc}: all {epochs} epochs already trained; loaded from the checkpoint in {checkpoint_dir}")
     bar = progress_bar(total_steps, desc, initial=start_epoch * steps_per_epoch, disable=not progress or finished)
     elapsed = history[-1]["elapsed"] if history else 0.0
-    try:
+    with bar:
         for epoch in range(start_epoch, epochs):
             # Every random draw of this epoch (shuffle, augmentation, dropout, CutMix) depends on (seed, epoch).
             epoch_seed = int(epoch_generator(seed, epoch).initial_seed())
@@ -278,17 +302,10 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
             seen, counted, waited, redone = 0, 0, 0.0, 0
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            t0 = time.perf_counter()
-            batches = iter(train_loader)
-            for i in range(steps_per_epoch):
-                t_wait = time.perf_counter()
-                try:
-                    x, y = next(batches)
-                except StopIteration:
-                    break
+            t0 = t_wait = time.perf_counter()
+            for i, (x, y) in enumerate(islice(train_loader, steps_per_epoch)):
                 waited += time.perf_counter() - t_wait  # host time blocked on the loader
-                step = epoch * steps_per_epoch + i
-                factor = lr_factor(step, total_steps, config, steps_per_epoch)
+                factor = lr_factor(epoch * steps_per_epoch + i, total_steps, config, steps_per_epoch)
                 for group in opt.param_groups:
                     group["lr"] = group["base_lr"] * factor
                 x, y = _to_device(x, y, device, use_cl)
@@ -314,22 +331,19 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                     raise TrainingError(f"{desc}: the loss became {total} by epoch {epoch + 1}, step {i + 1}; "
                                         f"lower the learning rate (lr={lr}) or set grad_clip")
                 bar.update(1)
+                t_wait = time.perf_counter()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
             elapsed += seconds
-            row = {"epoch": epoch + 1,
-                   "train_loss": loss_sum.item() / seen,
-                   "train_acc": correct.item() / counted if counted else float("nan"),
-                   "val_loss": float("nan"), "val_acc": float("nan"),
-                   "lr": lr * lr_factor(min((epoch + 1) * steps_per_epoch - 1, total_steps - 1), total_steps, config,
-                                        steps_per_epoch),
-                   "seconds": seconds, "images_per_s": seen / seconds if seconds > 0 else float("nan"),
-                   "data_wait": waited / seconds if seconds > 0 else float("nan"),
+            val = evaluate(model, val_loader, device, amp, channels_last) if val_loader is not None else {}
+            row = {"epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
+                   "train_acc": correct.item() / counted if counted else math.nan,
+                   "val_loss": val.get("loss", math.nan), "val_acc": val.get("accuracy", math.nan),
+                   "lr": lr * lr_factor((epoch + 1) * steps_per_epoch - 1, total_steps, config, steps_per_epoch),
+                   "seconds": seconds, "images_per_s": seen / seconds if seconds > 0 else math.nan,
+                   "data_wait": waited / seconds if seconds > 0 else math.nan,
                    "elapsed": elapsed, "fp32_redone_steps": redone}
-            if val_loader is not None:
-                metrics = evaluate(model, val_loader, device, amp, channels_last)
-                row["val_loss"], row["val_acc"] = metrics["loss"], metrics["accuracy"]
             history.append(row)
             bar.set_postfix(loss=f"{row['train_loss']:.3f}",
                             val_acc="-" if math.isnan(row["val_acc"]) else f"{row['val_acc']:.3f}", refresh=False)
@@ -338,8 +352,6 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                                    "optimizer": opt.state_dict(), "history": history}, epoch + 1)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, row, model)
-    finally:
-        bar.close()
     frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
     FIT_LOG.append({"desc": desc, "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
                     "samples_per_epoch": getattr(train_loader, "num_samples", None) or steps_per_epoch * (

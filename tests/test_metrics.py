@@ -12,7 +12,8 @@ PROV = Provenance("CIFAR-10", "standin", "/data/standin/cifar-10-batches-py", "g
 
 
 def test_record_writes_value_context_and_provenance(tmp_project):
-    writer = metrics.start_run("04_vit_vs_resnet_cifar10", "smoke", {"epochs": 2}, {"torch": torch.__version__})
+    writer = metrics.MetricsWriter("04_vit_vs_resnet_cifar10", "smoke", {"epochs": 2},
+                                   {"torch": torch.__version__})
     writer.record("test_acc_vit", np.float32(0.5), unit="accuracy", data=PROV, std=0.01, n=3)
     path = tmp_project / "reports" / "smoke" / "metrics" / "04_vit_vs_resnet_cifar10.json"
     assert not path.exists() and writer.partial.is_file(), "until the run finishes, only the partial file is written"
@@ -28,7 +29,7 @@ def test_record_writes_value_context_and_provenance(tmp_project):
 
 
 def test_a_metric_recorded_again_replaces_its_earlier_value(tmp_project):
-    writer = metrics.start_run("01_clip_augmentation", "smoke")
+    writer = metrics.MetricsWriter("01_clip_augmentation", "smoke")
     writer.record("a", 1)
     writer.record("b", torch.tensor(2.0), note="x")
     writer.record("a", 3)  # a cell run twice
@@ -38,27 +39,27 @@ def test_a_metric_recorded_again_replaces_its_earlier_value(tmp_project):
 
 
 def test_a_finished_run_replaces_the_old_file_and_a_failed_one_leaves_it_byte_identical(tmp_project):
-    metrics.start_run("03_vit_anatomy", "smoke").record("old", 1)
+    metrics.MetricsWriter("03_vit_anatomy", "smoke").record("old", 1)
     path = tmp_project / "reports/smoke/metrics/03_vit_anatomy.json"
     assert not path.exists(), "a run that never finished leaves no metrics file"
-    good = metrics.start_run("03_vit_anatomy", "smoke")
+    good = metrics.MetricsWriter("03_vit_anatomy", "smoke")
     good.record("good", 1)
     good.finish()
     before = path.read_bytes()
-    broken = metrics.start_run("03_vit_anatomy", "smoke")
+    broken = metrics.MetricsWriter("03_vit_anatomy", "smoke")
     broken.record("half", 2)  # ... and the notebook fails here
     assert path.read_bytes() == before
-    again = metrics.start_run("03_vit_anatomy", "smoke")
+    again = metrics.MetricsWriter("03_vit_anatomy", "smoke")
     again.record("new", 2)
     again.finish()
     assert [m["name"] for m in json.loads(path.read_text())["metrics"]] == ["new"]
 
 
 def test_a_run_on_other_data_is_kept_apart(tmp_project):
-    report_run = metrics.start_run("02_resnet_embedded_transformer", "smoke")
+    report_run = metrics.MetricsWriter("02_resnet_embedded_transformer", "smoke")
     report_run.record("val_acc", 0.9)
     report_run.finish()
-    mine = metrics.start_run("02_resnet_embedded_transformer", "smoke", variant="clips_folder-my_clips")
+    mine = metrics.MetricsWriter("02_resnet_embedded_transformer", "smoke", variant="clips_folder-my_clips")
     mine.record("val_acc", 0.5)
     path = mine.finish()
     assert path.name == "02_resnet_embedded_transformer@clips_folder-my_clips.json"
@@ -77,13 +78,13 @@ def test_jsonable_handles_what_notebooks_produce():
 
 def test_unsafe_names_are_rejected(tmp_project):
     with pytest.raises(ValueError, match="invalid notebook"):
-        metrics.start_run("../../etc/passwd", "smoke")
+        metrics.MetricsWriter("../../etc/passwd", "smoke")
     with pytest.raises(ValueError, match="non-empty string"):
-        metrics.start_run("00_data_tour", "smoke").record("", 1)
+        metrics.MetricsWriter("00_data_tour", "smoke").record("", 1)
 
 
 def test_load_metrics_reports_unreadable_files(tmp_project):
-    writer = metrics.start_run("00_data_tour", "smoke")
+    writer = metrics.MetricsWriter("00_data_tour", "smoke")
     writer.record("x", 1)
     writer.finish()
     bad = tmp_project / "reports/smoke/metrics/01_broken.json"

@@ -109,7 +109,7 @@ def test_the_index_leads_with_each_notebooks_findings_and_key_figures(tmp_projec
     from picseq_utils import metrics
     from picseq_utils.data import Provenance
 
-    writer = metrics.start_run("04_vit_vs_resnet_cifar10", "smoke")
+    writer = metrics.MetricsWriter("04_vit_vs_resnet_cifar10", "smoke")
     writer.add_data(Provenance("CIFAR-10", "standin", "/x", "generated", 10, 5, 10, (3, 32, 32)))
     figure = tmp_project / "figures" / "curves.png"
     figure.parent.mkdir(parents=True)

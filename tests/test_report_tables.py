@@ -6,7 +6,7 @@ from picseq_utils.data.provenance import Provenance
 
 
 def write_run(notebook, entries, data=None):
-    writer = metrics.start_run(notebook, "smoke", {"epochs": 1}, {"device_name": "CPU", "git_commit": "abc"})
+    writer = metrics.MetricsWriter(notebook, "smoke", {"epochs": 1}, {"device_name": "CPU", "git_commit": "abc"})
     for name, value, kwargs in entries:
         writer.record(name, value, data=data, **kwargs)
     writer.finish()
@@ -36,7 +36,7 @@ def test_a_claim_is_set_only_beside_the_run_of_its_own_recipe_with_what_still_di
 def test_findings_of_every_notebook_are_gathered_with_their_caveat(tmp_project):
     from picseq_utils import metrics
 
-    writer = metrics.start_run("06_idmm_small_data_pretraining", "smoke")
+    writer = metrics.MetricsWriter("06_idmm_small_data_pretraining", "smoke")
     writer.set_findings(["IDMM and random init are **not distinguishable at this budget**"], "real digits")
     writer.finish()
     text = report_tables.findings_markdown(report_tables.load("smoke"))

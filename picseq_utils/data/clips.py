@@ -55,16 +55,14 @@ def _radius_paths(labels: np.ndarray, rng: np.random.Generator, size: int) -> np
     size says little) growing by the same relative rate. A success keeps growing; a failure deflates
     after its peak frame (4th, 5th or 6th frame, index 3-5). Frames up to index 3 therefore have the
     same distribution in both classes; later frames differ only through the evolution."""
-    n = len(labels)
-    start = np.exp(rng.uniform(np.log(0.05), np.log(0.16), n)) * size
-    growth = start * rng.uniform(0.12, 0.22, n)
-    peak_frame = rng.integers(3, 6, n)
-    shrink = growth * rng.uniform(0.8, 1.3, n)
+    column = (len(labels), 1)  # one value per clip, drawn in the same order as a flat (N,) draw
+    start = np.exp(rng.uniform(np.log(0.05), np.log(0.16), column)) * size
+    growth = start * rng.uniform(0.12, 0.22, column)
+    peak_frame = rng.integers(3, 6, column)
+    shrink = growth * rng.uniform(0.8, 1.3, column)
     t = np.arange(FRAMES)[None, :]
-    radius = start[:, None] + growth[:, None] * t
-    after_peak = start[:, None] + growth[:, None] * peak_frame[:, None] - shrink[:, None] * (t - peak_frame[:, None])
-    fail = (labels == 0)[:, None] & (t > peak_frame[:, None])
-    radius = np.where(fail, after_peak, radius)
+    radius = np.where((labels == 0)[:, None] & (t > peak_frame),
+                      start + growth * peak_frame - shrink * (t - peak_frame), start + growth * t)
     return np.clip(radius, 0.03 * size, None)
 
 
@@ -80,8 +78,7 @@ def generate_clips(n: int = 80, size: int = 112, seed: int = 0) -> tuple[np.ndar
     hsv = standin._hsv_to_rgb
 
     def colour(min_saturation, min_value):
-        return hsv(np.array([rng.uniform(0, 1)]), np.array([rng.uniform(min_saturation, 1)]),
-                   np.array([rng.uniform(min_value, 1)]))[0]
+        return hsv(rng.uniform(0, 1, 1), rng.uniform(min_saturation, 1, 1), rng.uniform(min_value, 1, 1))[0]
 
     for i in range(n):
         bg = hsv(rng.uniform(0, 1, 2), rng.uniform(0, 0.35, 2), rng.uniform(0.15, 0.6, 2))
@@ -92,24 +89,19 @@ def generate_clips(n: int = 80, size: int = 112, seed: int = 0) -> tuple[np.ndar
         balloon = colour(0.6, 0.7)
         start = rng.uniform(0.35, 0.65, 2) * size
         drift = rng.uniform(-0.02, 0.02, 2) * size
-        distractors = []
-        for _ in range(rng.integers(0, 3)):
-            distractors.append(dict(kind=int(rng.choice([1, 2])), r=rng.uniform(0.06, 0.12) * size,
-                                    pos=rng.uniform(0.15, 0.85, 2) * size, vel=rng.uniform(-0.03, 0.03, 2) * size,
-                                    colour=colour(0.5, 0.5)))
+        distractors = [(int(rng.choice([1, 2])), rng.uniform(0.06, 0.12) * size, rng.uniform(0.15, 0.85, 2) * size,
+                        rng.uniform(-0.03, 0.03, 2) * size, colour(0.5, 0.5)) for _ in range(rng.integers(0, 3))]
         noise = rng.uniform(0.01, 0.05)
         for t in range(FRAMES):
             frame = background.copy()
-            for d in distractors:
-                cx, cy = d["pos"] + d["vel"] * t
-                u = ((xs - cx) / d["r"])[None]
-                v = ((ys - cy) / d["r"])[None]
-                m = standin._shape_masks(np.array([d["kind"]]), u, v, np.array([d["r"]]))[0][..., None]
-                frame = frame * (1 - m) + d["colour"] * m
+            for shape, r, pos, vel, shape_colour in distractors:
+                cx, cy = pos + vel * t
+                m = standin._shape_masks(np.array([shape]), ((xs - cx) / r)[None], ((ys - cy) / r)[None],
+                                         np.array([r]))[0][..., None]
+                frame = frame * (1 - m) + shape_colour * m
             cx, cy = start + drift * t
             m = np.clip(radius[i, t] - np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2) + 0.5, 0, 1)[..., None]
-            frame *= 1 - m
-            frame += m * balloon
+            frame = frame * (1 - m) + balloon * m
             frame += rng.standard_normal(frame.shape).astype(np.float32) * noise
             clips[i, t] = np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8)
     return clips, labels.astype(np.int64)
@@ -158,7 +150,7 @@ def _read_frame(path: Path, clip_dir: Path, frame_size: int | None, modes: Count
     """One frame as RGB uint8 (H, W, 3) and its original (H, W); with ``frame_size``: the shorter side resized to
     it (antialiased bicubic) and the centre ``frame_size`` x ``frame_size`` cropped - a JPEG is decoded at a
     reduced scale first, so memory follows ``frame_size``, not the camera's resolution."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as img:
@@ -175,7 +167,7 @@ def _read_frame(path: Path, clip_dir: Path, frame_size: int | None, modes: Count
             if frame_size and img.size != (frame_size, frame_size):
                 img = ImageOps.fit(img, (frame_size, frame_size), Image.Resampling.BICUBIC)
             return np.asarray(img), original
-    except (UnidentifiedImageError, OSError) as err:
+    except OSError as err:  # PIL's UnidentifiedImageError is an OSError
         raise ClipFolderError(f"clip {clip_dir}: {path.name} is not a readable image ({err}); replace it with a "
                               f"valid frame (PNG/JPEG) or delete it") from err
 
@@ -206,14 +198,13 @@ def load_clip_folder(folder: str | Path, frame_size: int | None = None, frames: 
             entries = [p for p in clip_dir.iterdir() if _visible(p) and p.is_file()]
             skipped += [f"{cls}/{clip_dir.name}/{p.name}" for p in entries if p.suffix.lower() not in IMAGE_SUFFIXES]
             files = sorted((p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES), key=_frame_order)
-            expected = frames or (len(clips[0]) if clips else len(files))
             if not files:
                 raise ClipFolderError(f"clip {clip_dir} has no frames (image files: {', '.join(IMAGE_SUFFIXES)})")
-            if len(files) != expected:
+            if len(files) != (frames or len(clips[0] if clips else files)):
                 raise ClipFolderError(
                     f"clip {clip_dir} has {len(files)} frames, but " + (f"the model takes {frames} per clip; give every "
                     f"clip exactly {frames} frames (e.g. {frames} evenly spaced frames of a longer video)" if frames else
-                    f"earlier clips have {expected} frames; all clips must match"))
+                    f"earlier clips have {len(clips[0])} frames; all clips must match"))
             read = [_read_frame(path, clip_dir, frame_size, modes) for path in files]
             if len({original for _, original in read}) != 1:
                 raise ClipFolderError(f"clip {clip_dir}: frames differ in size {sorted({o for _, o in read})}; resize "
@@ -246,8 +237,8 @@ def load_clip_folder(folder: str | Path, frame_size: int | None = None, frames: 
 
 
 def generated_clips(n: int = 80, size: int = 112, seed: int = 0, root=None) -> ClipSet:
-    """The generated clip set, written once to ``<data>/clips/generated_n{n}_s{size}_seed{seed}`` and
-    read back through the same loader as a user's clips."""
+    """The generated clip set, written once to ``<data>/clips/generated_v1_n{n}_s{size}_seed{seed}`` (v: the
+    ``GENERATOR_VERSION``) and read back through the same loader as a user's clips."""
     folder = data_root(root) / "clips" / f"generated_v{GENERATOR_VERSION}_n{n}_s{size}_seed{seed}"
     if not folder.is_dir():
         clips, labels = generate_clips(n, size, seed)

@@ -50,11 +50,8 @@ def check_source(source: str) -> str:
 
 
 def network_available(url: str, timeout: float = 3.0) -> bool:
-    """Can we open a TCP connection to ``url``'s host within ``timeout`` seconds?
-
-    Name resolution runs in a thread so a resolver that hangs cannot stall us past the timeout;
-    the point is that asking for real data offline fails in seconds, never hangs.
-    """
+    """Can we open a TCP connection to ``url``'s host within ``timeout`` seconds? In a thread, so that a hanging
+    name resolver cannot stall us either: asking for real data offline fails in seconds, never hangs."""
     parsed = urlparse(url)
     host, port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
     outcome: list[bool] = []

@@ -13,10 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 SHAPES = ("disk", "square", "triangle", "ring", "plus", "cross", "hbars", "vbars", "checker", "diamond")
-#: What keeps the stand-ins from saturating (issue 14): a share of faint shapes, nearly lost in the noise, that no
-#: model classifies reliably; small rotations and stretches; small distractor shapes; and, for 10 classes, a hue that
-#: hints at the class in a share of the images (so a model without a shape prior still learns something in a few
-#: hundred steps, and one with it learns more).
+#: What keeps the stand-ins from saturating (see the module's docstring).
 FAINT_SHARE, DISTRACTOR_SHARE, HUE_HINT_SHARE = 0.12, 0.4, 0.5
 MAX_ROTATION, MAX_STRETCH = 0.15, 0.15  # radians; log of the aspect stretch
 HUE_NAMES = ("red", "orange", "yellow", "lime", "green", "teal", "cyan", "blue", "purple", "magenta", "pink")
@@ -47,13 +44,10 @@ def _hsv_to_rgb(h, s, v):
 
 def _shape_masks(shape_ids, u, v, radius_px):
     """Soft masks (N, H, W) in [0, 1] for the given shape ids on normalised coordinates u, v."""
-    n = len(shape_ids)
     dist = np.empty_like(u)
     stripes = np.ones_like(u)
-    for k in range(len(SHAPES)):
+    for k in np.unique(shape_ids):
         sel = shape_ids == k
-        if not sel.any():
-            continue
         uu, vv = u[sel], v[sel]
         au, av = np.abs(uu), np.abs(vv)
         if k == 0:
@@ -81,7 +75,7 @@ def _shape_masks(shape_ids, u, v, radius_px):
         else:
             d = (au + av) * 0.9
         dist[sel] = d
-    edge = np.clip((1.0 - dist) * radius_px.reshape(n, 1, 1) + 0.5, 0.0, 1.0)
+    edge = np.clip((1.0 - dist) * radius_px.reshape(len(shape_ids), 1, 1) + 0.5, 0.0, 1.0)
     return edge * stripes
 
 

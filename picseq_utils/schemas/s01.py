@@ -1,14 +1,14 @@
 """Parameters of 01_clip_augmentation."""
 from ..data import PHOTOS
-from ..params import Bool, DataRoot, Int, List, Param, Str, schema
+from ..params import Bool, DataRoot, Int, List, Str, schema
 
 MODES = ("augmentor", "torchvision")
 RULES = ("augmentor", "exact")
 
 PARAMS = schema({
     "data_root": DataRoot("data folder (generated clips go to <data_root>/clips)"),
-    "clips_folder": Param(str, "a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips",
-                          data=True),
+    "clips_folder": Str("a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips",
+                        data=True),
     "n_clips": Int("generated clips (the seed had 80)", min=2, size=True),
     "frame_size": Int("frame side length: generated clips' size; a folder's frames are resized to it on load "
                       "(shorter side, then centre crop)", min=16, max=512, size=True),

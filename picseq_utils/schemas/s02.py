@@ -1,17 +1,11 @@
 """Parameters of 02_resnet_embedded_transformer."""
-from ..params import Bool, DataRoot, Float, Int, Param, Str, schema
-
-AUGMENT_MODES = ("augmentor", "torchvision")
-RULES = ("augmentor", "exact")
+from ..params import Bool, Float, Int, Str, schema
+from .s01 import MODES, PARAMS as NB01, RULES
 
 PARAMS = schema({
-    "data_root": DataRoot("data folder (generated clips go to <data_root>/clips)"),
-    "clips_folder": Param(str, "a folder of your own clips (<class>/<clip_id>/frame_00.png ...); '' = generated clips",
-                          data=True),
-    "n_clips": Int("generated clips (the seed had 80)", min=4, size=True),
-    "frame_size": Int("frame side length: generated clips' size; a folder's frames are resized to it on load "
-                      "(shorter side, then centre crop)", min=16, max=512, size=True),
-    "augment_mode": Str("augmentation mode (notebook 01)", choices=AUGMENT_MODES),
+    **{name: NB01.params[name] for name in ("data_root", "clips_folder", "n_clips", "frame_size")},  # from 01
+    "n_clips": Int("generated clips (the seed had 80)", min=4, size=True),  # the k-fold split needs 4 or more
+    "augment_mode": Str("augmentation mode (notebook 01)", choices=MODES),
     "augment_rules": Str("how augmentor mode draws values: 'augmentor' (what the seed ran) or 'exact' (its text)",
                          choices=RULES),
     "copies": Int("augmented copies per clip for picseq's recipe (the seed: 32, 80 -> 2560)", min=1, size=True),

@@ -1,5 +1,5 @@
 """Parameters of 04_vit_vs_resnet_cifar10 (``study_params`` and the checks are shared with notebook 05)."""
-from ..params import Bool, DataRoot, DataSource, Float, Fraction, Int, List, Param, Str, schema
+from ..params import Bool, DataRoot, DataSource, Float, Fraction, Int, List, Str, schema
 from ..train import OPTIMIZERS
 
 #: The native image size of each data set the two notebooks can run on (digits stay 8x8).
@@ -51,8 +51,7 @@ def study_params(datasets: tuple[str, ...]) -> dict:
         "vit_lrs": List(Float(**positive), "learning rates swept for the ViT"),
         "vit_wds": List(Float(min=0), "weight decays swept for the ViT"),
         "sweep_epochs": Int("epochs per sweep point", min=1, size=True),
-        "sweep_fraction": Param(float, "share of the training split used by each sweep point", min=0.0, max=1.0,
-                                min_exclusive=True, size=True),
+        "sweep_fraction": Fraction("share of the training split used by each sweep point", size=True),
         "seeds": Int("seeds of the headline runs (mean ± std; 2 or more for a paired interval)", min=1, size=True),
         "data_fractions": List(Fraction(), "training-set fractions of the data-size curve (equal optimiser steps)",
                                size=True),

@@ -1,5 +1,5 @@
 """Parameters of 06_idmm_small_data_pretraining."""
-from ..params import Bool, DataRoot, DataSource, Float, Fraction, Int, List, Param, Str, divides, schema
+from ..params import Bool, DataRoot, DataSource, Float, Fraction, Int, List, Str, divides, schema
 
 DATASETS = ("digits", "flowers102")
 FORMULATIONS = ("paper", "official", "no_cutmix", "no_label_smoothing")
@@ -39,8 +39,8 @@ PARAMS = schema({
     "logreg_size": Int("image size whose pixels logistic regression reads (a reference)", min=4, size=True),
     "probe_epochs": Int("epochs of the linear classifier", min=1, size=True),
     "probe_lr": Float("learning rate of the linear classifier", **POSITIVE),
-    "probe_dataset": Param(str, "also probe every initialisation linearly on this data set (transfer); '' = skip",
-                           choices=("", "cifar100", "digits"), data=True),
+    "probe_dataset": Str("also probe every initialisation linearly on this data set (transfer); '' = skip",
+                         choices=("", "cifar100", "digits"), data=True),
     "imagenet_weights": Bool("add ImageNet-supervised DeiT-Tiny as an arm when the ViT is DeiT-Tiny-shaped"),
     "gradient_batches": Int("batches the head-row count is averaged over", min=1, size=True),
     "pretrain_fractions": List(Fraction(), "shares of the pretraining images for the size study (100 % is the main run)", size=True),
