@@ -47,8 +47,7 @@ class Checkpointer:
                 stale = self.folder / "stale"
                 warnings.warn(f"checkpoints in {self.folder} come from a different configuration; "
                               f"moved to {stale} and starting fresh", RuntimeWarning, stacklevel=2)
-                if stale.exists():
-                    shutil.rmtree(stale)
+                shutil.rmtree(stale, ignore_errors=True)  # older stale checkpoints: replaced
                 stale.mkdir(parents=True)
                 for old in self.files():
                     old.rename(stale / old.name)

@@ -109,6 +109,26 @@ def channels_last_safe(model: torch.nn.Module, device: torch.device) -> bool:
                                        if isinstance(m, torch.nn.modules.conv._ConvNd))
 
 
+def cpu_bf16_safe(model: torch.nn.Module, x: torch.Tensor) -> bool:
+    """Whether bf16 training is safe on the CPU for ``model`` on inputs like ``x``: oneDNN's bf16 kernels give
+    nondeterministic, at times non-finite, weight gradients for a strided convolution on an input smaller than its
+    stride (torch 2.14.1: 3x3 and 7x7 stride-2 convolutions on 1x1 inputs). One input, eval mode: nothing changes."""
+    unsafe = []
+    hooks = [m.register_forward_pre_hook(lambda conv, args: unsafe.append(
+        max(conv.kernel_size) > 1 and any(s < step for s, step in zip(args[0].shape[2:], conv.stride))))
+        for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    was_training = model.training
+    try:
+        if hooks:
+            with torch.no_grad():
+                model.eval()(x[:1])
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return not any(unsafe)
+
+
 @lru_cache(maxsize=1)
 def git_commit() -> str:
     """The checkout's commit (with ``+dirty`` when files differ), or ``unknown`` outside git."""

@@ -22,7 +22,7 @@ from tqdm.std import tqdm
 
 from .checkpoint import Checkpointer
 from .data.loaders import epoch_generator
-from .runtime import CPU_CHANNELS_LAST_MIN_CHANNELS, channels_last_safe, cpu_has_native_bf16
+from .runtime import CPU_CHANNELS_LAST_MIN_CHANNELS, channels_last_safe, cpu_bf16_safe, cpu_has_native_bf16
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
@@ -261,6 +261,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     step_model = torch.compile(model) if compile else model
     params = [p for p in model.parameters() if p.requires_grad]
     cpu_bf16 = device.type == "cpu" and isinstance(autocast_for(device, amp), torch.autocast)
+    precision = None if cpu_bf16 else amp  # on a bf16 CPU: decided at the first batch (runtime.cpu_bf16_safe)
 
     def forward_backward(x, y, precision: str):
         with autocast_for(device, precision):
@@ -309,13 +310,17 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                 for group in opt.param_groups:
                     group["lr"] = group["base_lr"] * factor
                 x, y = _to_device(x, y, device, use_cl)
+                if precision is None:
+                    cpu_bf16 = cpu_bf16_safe(model, x)
+                    precision = amp if cpu_bf16 else "off"
+                    if not cpu_bf16:
+                        print(f"{desc}: training in fp32 (bf16 is nondeterministic here: see runtime.cpu_bf16_safe)")
                 with _oom_advice(train_loader, "training"):
-                    out, loss = forward_backward(x, y, amp)
+                    out, loss = forward_backward(x, y, precision)
                     grads = [p.grad for p in params if p.grad is not None]
                     if cpu_bf16 and grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
-                        # oneDNN's bf16 kernels now and then return non-finite weight gradients (seen for a
-                        # stride-2 3x3 convolution on a 1x1 input): redo this step in fp32 rather than let
-                        # the NaN reach the weights. A genuinely diverging loss stays non-finite in fp32 too.
+                        # a bf16 step with non-finite weight gradients (oneDNN, rare) is redone in fp32 rather than
+                        # let the NaN reach the weights; a genuinely diverging loss stays non-finite in fp32 too
                         out, loss = forward_backward(x, y, "off")
                         redone += 1
                     if grad_clip:
@@ -356,5 +361,5 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     FIT_LOG.append({"desc": desc, "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
                     "samples_per_epoch": getattr(train_loader, "num_samples", None) or steps_per_epoch * (
                         getattr(train_loader, "batch_size", None) or 0), "epochs": epochs, "resumed_from": start_epoch,
-                    "seconds": float(frame["seconds"].sum())})
+                    "seconds": float(frame["seconds"].sum()), "precision": precision or amp})
     return FitResult(model, frame, resumed_from=start_epoch)

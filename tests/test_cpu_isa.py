@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from picseq_utils.models import build_model
-from picseq_utils.runtime import channels_last_safe
-from picseq_utils.train import use_channels_last
+from picseq_utils.data import DeviceLoader, ImageSplit
+from picseq_utils.runtime import channels_last_safe, cpu_bf16_safe
+from picseq_utils.train import fit, use_channels_last
 
 SETTINGS = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}}
 
@@ -75,3 +76,28 @@ def test_asking_for_channels_last_on_an_unsafe_model_warns_and_runs_contiguous()
         assert use_channels_last(model, torch.device("cpu"), False) is False
     vit = build_model("vit_cifar", 10, dim=16, depth=1, heads=2)
     assert use_channels_last(vit, torch.device("cpu")) is True  # its only conv (the patch embedding) is 16 wide
+
+
+@pytest.mark.parametrize("stem, size, safe", [("imagenet", 8, False), ("imagenet", 32, True), ("cifar", 8, True)])
+def test_bf16_is_refused_where_a_strided_convolution_sees_an_input_smaller_than_its_stride(stem, size, safe):
+    model = build_model(f"resnet18_{stem}", 10, width=8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert cpu_bf16_safe(model, torch.rand(4, 3, size, size)) is safe
+    assert model.training and all(torch.equal(v, before[k]) for k, v in model.state_dict().items()), "probe changes nothing"
+
+
+def test_the_imagenet_stem_resnet_on_8px_images_repeats_in_the_configuration_fit_picks():
+    """The cpu profile's ImageNet-stem control (width 8, 8-px digits): in bf16 on a CPU that has it natively, its
+    last stage's stride-2 convolutions see 1x1 inputs and each run gave another result."""
+    def once():
+        torch.manual_seed(0)
+        gen = torch.Generator().manual_seed(1)
+        split = ImageSplit(torch.randint(0, 256, (96, 3, 8, 8), dtype=torch.uint8, generator=gen),
+                           torch.randint(0, 10, (96,), generator=gen))
+        model = build_model("resnet18_imagenet", 10, width=8)
+        fit(model, DeviceLoader(split, 16, seed=0), epochs=3, lr=3e-3, progress=False)
+        return [p.detach().clone() for p in model.parameters()]
+
+    first, second = once(), once()
+    assert all(torch.equal(a, b) for a, b in zip(first, second)), "same seed, same machine, same settings: same weights"
+
