@@ -180,17 +180,21 @@ def plan_02(p: dict, facts: Facts) -> list[Work]:
                      n + n * copies)]  # cell "embed": originals and copies embedded once
     for k in range(p["folds"]):  # section 6, "split by clip": one fit per fold, scored on copies and shuffled frames
         works.append(fit(cached(), (n - val[k]) * copies, epochs, val[k], val[k] * copies + val[k]))
-    cut = round(0.75 * n * copies)
-    for k in range(p["folds"]):  # section 7, "leaky": all copies split 75/25 at random, per fold
-        works.append(fit(cached(), cut, epochs, n * copies - cut))
+    if copies >= 2:  # section 7, leakage: fold k with half of each held-out clip's copies moved into training
+        for k in range(p["folds"]):
+            works.append(fit(cached(), (n - val[k]) * copies + val[k] * (copies // 2), epochs,
+                             val[k] * (copies - copies // 2)))
     variants = ({"position": "learned"}, {"position": "none"}, {"head": "mean"}, {"transformer": False})
     for variant in variants:  # section 8, ablations: every variant on the first ablation_folds folds
         for k in range(min(p["ablation_folds"], p["folds"])):
             works.append(fit(cached(**variant), (n - val[k]) * copies, epochs, val[k]))
-    chosen = sum(fraction_of(per_class, min(1.0, p["recipe_clips"] / n))) if p["recipe_clips"] else n
+    picked = fraction_of(per_class, min(1.0, p["recipe_clips"] / n)) if p["recipe_clips"] else per_class
+    chosen, held = sum(picked), sum(fraction_of(picked, 0.25))
     tr = round(0.75 * chosen * p["recipe_copies"])
     e2e = Model(f"ResNet-18 + clip transformer end to end @{size}px", "clip_e2e", (), (8, 3, size, size))
-    for _ in range(p["recipe_runs"]):  # section 9, seed 000's recipe: end to end, 75/25 of the copies
+    for _ in range(p["recipe_runs"]):  # section 9, seed 000's recipe: clips split 75/25, then augmented
+        works.append(fit(e2e, (chosen - held) * p["recipe_copies"], p["recipe_epochs"], held * p["recipe_copies"]))
+    for _ in range(p["recipe_runs"]):  # its leaky variant: augmented, then the copies split 75/25 at random
         works.append(fit(e2e, tr, p["recipe_epochs"], chosen * p["recipe_copies"] - tr))
     speed = min((n - val[0]) * copies, p["speed_clips"] or math.inf)  # section 10: fold 0's copies, two paths
     works.append(fit(Model(f"frozen ResNet-18 + clip transformer @{size}px", "clip_frozen_e2e", (), (8, 3, size, size)),
@@ -595,6 +599,28 @@ def render(profile: str) -> str:
     return "\n".join(lines)
 
 
+def record(profile: str) -> Path:
+    """The estimate as a committed record, ``results/cost/<profile>.json`` (the README's cost table reads it)."""
+    from picseq_utils.metrics import write_json_atomic
+    from picseq_utils.runtime import git_commit
+
+    table, rate, source = estimate(profile)
+    notebooks = []
+    for notebook in NOTEBOOK_SCHEMAS:
+        total = Row(notebook, "")
+        for r in (r for r in table if r.notebook == notebook):
+            total.add(r)
+        if total.fits or total.forward:
+            notebooks.append({"notebook": notebook, "fits": total.fits, "images": total.images,
+                              "forward": total.forward, "flops": total.train_flops + total.forward_flops,
+                              "seconds": total.seconds(rate)})
+    path = ROOT / "results" / "cost" / f"{profile}.json"
+    write_json_atomic(path, {"profile": profile, "commit": git_commit(), "throughput": source, "rate": rate,
+                             "fits": sum(n["fits"] for n in notebooks), "flops": sum(n["flops"] for n in notebooks),
+                             "seconds": sum(n["seconds"] for n in notebooks), "notebooks": notebooks})
+    return path
+
+
 # --------------------------------------------------------------------------- --check
 
 def metrics_path(profile: str, notebook: str, reports: Path | None = None) -> Path:
@@ -658,10 +684,13 @@ def main(argv=None) -> int:
     group.add_argument("--profile", default="full", choices=PROFILES, help="print the cost estimate of a profile")
     group.add_argument("--check", metavar="PROFILE", choices=PROFILES,
                        help="compare the plan with reports/PROFILE/metrics (exit 1 when they differ by > 1 %%)")
+    parser.add_argument("--write", action="store_true", help="also write the estimate to results/cost/PROFILE.json")
     args = parser.parse_args(argv)
     if args.check:
         return check(args.check)
     print(render(args.profile))
+    if args.write:
+        print(f"wrote {record(args.profile)}")
     return 0
 
 

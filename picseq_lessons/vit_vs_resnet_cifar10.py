@@ -97,14 +97,3 @@ def on_edge(value, grid):
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def data_label(data):
-    """'CIFAR-10 (stand-in)', 'digits (bundled)', 'CIFAR-10 (real)': the data set and its provenance."""
-    label, kind = data.provenance.label, data.provenance.kind
-    return label if kind == "standin" else f"{label} ({kind})"
-
-
-def differences(pairs):
-    """'what: ours vs the seed's' for each (what, ours, seed's) triple whose values differ."""
-    return "; ".join(f"{what}: {ours} (seed: {theirs})" for what, ours, theirs in pairs if ours != theirs) or "none"

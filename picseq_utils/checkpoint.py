@@ -44,16 +44,23 @@ class Checkpointer:
                               f"falling back to the previous one", RuntimeWarning, stacklevel=2)
                 continue
             if fingerprint is not None and state.get("fingerprint") != fingerprint:
-                stale = self.folder / "stale"
-                warnings.warn(f"checkpoints in {self.folder} come from a different configuration; "
-                              f"moved to {stale} and starting fresh", RuntimeWarning, stacklevel=2)
-                shutil.rmtree(stale, ignore_errors=True)  # older stale checkpoints: replaced
-                stale.mkdir(parents=True)
-                for old in self.files():
-                    old.rename(stale / old.name)
+                self.retire("they come from a different configuration")
                 return None
             return state
         return None
+
+    def retire(self, why: str) -> None:
+        """Move this folder's checkpoints to ``stale/`` (not deleted; older stale ones replaced): a new run
+        never resumes from, or is confused by, them."""
+        if not self.files():
+            return
+        stale = self.folder / "stale"
+        warnings.warn(f"checkpoints in {self.folder}: {why}; moved to {stale} and starting fresh", RuntimeWarning,
+                      stacklevel=3)
+        shutil.rmtree(stale, ignore_errors=True)
+        stale.mkdir(parents=True)
+        for old in self.files():
+            old.rename(stale / old.name)
 
     def clear(self) -> None:
         for path in self.files():

@@ -62,6 +62,7 @@ class MetricsWriter:
                  variant: str | None = None):
         self.notebook = safe_name(notebook, "notebook")
         self.profile = safe_name(profile, "profile")
+        self.variant = variant
         self.key = self.notebook + (f"@{safe_name(variant, 'run variant')}" if variant else "")
         self.path = metrics_dir(self.profile) / f"{self.key}.json"
         self.partial = metrics_dir(self.profile) / ".partial" / f"{self.key}.json"
@@ -90,8 +91,9 @@ class MetricsWriter:
         entry = {"path": str(path), "caption": caption, "key": key}
         self._flush(figures=[f for f in self.content["figures"] if f["path"] != entry["path"]] + [entry])
 
-    def set_findings(self, lines: list[str], caveat: str) -> None:
-        self._flush(findings={"lines": list(lines), "caveat": caveat})
+    def set_findings(self, lines: list[str], caveat: str, claims: list | None = None, checks: list | None = None) -> None:
+        self._flush(findings=jsonable({"lines": list(lines), "caveat": caveat, "claims": claims or [],
+                                       "checks": checks or []}))
 
     def record(self, name: str, value: Any, *, unit: str | None = None, data: Any = None, **context) -> dict:
         """Append one metric. ``data`` names the data set(s) it was measured on (their provenance
@@ -111,8 +113,11 @@ class MetricsWriter:
         self._flush(metrics=[m for m in self.content["metrics"] if m["name"] != name] + [entry])
         return entry
 
-    def finish(self) -> Path:
-        self._flush(status="complete", finished=_now())
+    def finish(self, key: str | None = None) -> Path:
+        """Complete: the partial file becomes ``metrics/<key>.json`` (default: this writer's key)."""
+        if key is not None and key != self.key:
+            self.key, self.path = key, metrics_dir(self.profile) / f"{safe_name(key, 'run key')}.json"
+        self._flush(status="complete", finished=_now(), key=self.key)
         os.replace(self.partial, self.path)
         return self.path
 

@@ -1,5 +1,9 @@
 """What every notebook's first and last cells call: ``begin``, ``setup`` -> ``Run`` (validated parameters,
-seeds, device, metrics), ``Run.finish``. See CONTRIBUTING.md for the cell order."""
+seeds, device, metrics), ``Run.finish``. See CONTRIBUTING.md for the cell order.
+
+A run whose executed cells or parameters differ from the notebook as ``make report`` runs it (a cell edited in
+JupyterLab, a "Try this" exercise, a parameter reassigned) is an experiment: its figures, checkpoints and metrics
+go to ``<notebook>@experiment-<hash>``, never over the notebook's own (``picseq_utils.sources``)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +15,7 @@ from typing import Any
 
 import torch
 
-from . import metrics
+from . import metrics, sources
 from .params import ParameterError, data_parameters, notebook_defaults, profile_parameters, validate
 from .paths import checkpoints_dir, figures_dir, project_root, safe_name
 from .runtime import environment_info, seed_everything, select_device
@@ -57,6 +61,41 @@ class Run:
     device: torch.device
     writer: metrics.MetricsWriter
     namespace: dict | None = field(default=None, repr=False)
+    experiment: str | None = None  # set at the first cell that makes this run differ from the notebook
+    why: str = ""
+    _inputs: dict = field(default_factory=dict, repr=False)
+
+    def _standing(self) -> tuple[bool, int, list[str] | None, str]:
+        """(follows the notebook so far, notebook cells covered, executed cells, why not)."""
+        try:
+            cells = sources.code_cells(self.notebook)
+            expected = metrics.jsonable(sources.expected_parameters(self.notebook, self.params["profile"]))
+        except (OSError, ValueError, SyntaxError) as err:  # no notebook file (a script, a test's project)
+            return False, 0, None, f"the notebook file cannot be read ({type(err).__name__})"
+        executed = sources.executed_cells(self.namespace)
+        follows, covered = sources.follows_notebook(executed, cells, self.params)
+        changed = sorted(k for k, v in metrics.jsonable(self.params).items() if expected.get(k) != v)
+        if executed is None:
+            return False, 0, None, "the executed cells cannot be known outside a notebook kernel"
+        if not follows:
+            return False, covered, executed, f"code cell {covered + 1} of the notebook was changed or run out of order"
+        if changed:
+            return False, covered, executed, f"parameters differ from the {self.params['profile']} profile's: " + \
+                ", ".join(changed)
+        return True, covered, cells[:covered], ""
+
+    def key(self) -> str:
+        """Where this run's figures, checkpoints and metrics go: the notebook's own name while the run is the
+        notebook as ``make report`` runs it, ``<notebook>@<variant>`` on other data, else an experiment."""
+        if self.writer.variant or self.experiment:
+            return self.experiment or self.writer.key
+        ok, _, executed, why = self._standing()
+        if not ok:
+            self.experiment = f"{self.notebook}@experiment-{sources.digest(metrics.jsonable(self.params), executed, length=8)}"
+            self.why = why
+            print(f"[picseq] this run is an experiment ({why}): its figures, checkpoints and metrics are kept apart "
+                  f"as {self.experiment}; the notebook's own results are untouched")
+        return self.experiment or self.writer.key
 
     def sync(self) -> None:
         """Take up parameters reassigned in the notebook since setup: re-validate them and record the new
@@ -78,9 +117,14 @@ class Run:
             self.device = select_device(clean["device"])
         self.writer.set_parameters(clean, {k: {"was": was, "now": now} for k, (was, now) in changed.items()})
 
-    def record(self, name: str, value: Any, *, data: Any = None, **context) -> dict:
-        """Write one metric with provenance (``data=`` an ImageData / Provenance / data-set name)."""
+    def record(self, name: str, value: Any, *, data: Any = None, recipe=None, used: dict | None = None,
+               **context) -> dict:
+        """Write one metric with provenance (``data=`` an ImageData / Provenance / data-set name). A run of a
+        seed's recipe passes ``recipe=`` (``picseq_utils.recipes``) and ``used=`` (every value it ran with): the
+        differences from the seed are computed and recorded with the metric."""
         self.sync()
+        if recipe is not None:
+            context.update(recipe.record(used or {}))
         if data is not None:
             data = [getattr(d, "provenance", d) for d in (data if isinstance(data, (list, tuple)) else [data])]
         return self.writer.record(name, value, data=data, **context)
@@ -96,10 +140,10 @@ class Run:
         return description
 
     def save_figure(self, fig, name: str, caption: str = "", key: bool = False, dpi: int = 110) -> Path:
-        """Save under ``figures/<profile>/<notebook>/<name>.png`` (``<notebook>@<variant>`` for a run on other data)
-        and list it in the metrics file; ``key`` figures lead the report's index page."""
+        """Save under ``figures/<profile>/<notebook>/<name>.png`` (``<notebook>@<variant>`` for a run on other data
+        or an experiment) and list it in the metrics file; ``key`` figures lead the report's index page."""
         self.sync()
-        folder = figures_dir(self.params["profile"], self.writer.key)
+        folder = figures_dir(self.params["profile"], self.key())
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{safe_name(name, 'figure name')}.png"
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
@@ -108,18 +152,47 @@ class Run:
 
     def checkpoint_dir(self, name: str) -> Path:
         """Per-run checkpoint folder ``checkpoints/<profile>/<notebook>/<name>`` (``<notebook>@<variant>`` for a
-        run on other data, so that it never resumes from, or overwrites, the report's runs)."""
+        run on other data or an experiment). The folder remembers the code that led to it (the executed cells,
+        parameters, package, lessons): checkpoints of other code are moved to ``stale/``, never resumed."""
         self.sync()
-        return checkpoints_dir(self.params["profile"], self.writer.key, name)
+        key = self.key()
+        folder = checkpoints_dir(self.params["profile"], key, name)
+        _, _, executed, _ = self._standing()
+        code = sources.digest(executed, metrics.jsonable(self.params), self._input("package"), self._input("lessons"))
+        marker = folder / "source.txt"
+        if marker.is_file() and marker.read_text().strip() != code:
+            from .checkpoint import Checkpointer
+
+            Checkpointer(folder).retire("the code or parameters before this training run changed")
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(code + "\n")
+        return folder
+
+    def _input(self, name: str) -> str:
+        if name not in self._inputs:
+            self._inputs[name] = {"package": sources.package_digest, "lessons": sources.lessons_digest}[name]()
+        return self._inputs[name]
 
     def finish(self) -> Path:
-        """The notebook ran to its end: its metrics replace the last good run's (atomically)."""
+        """The notebook ran to its end: its metrics replace the last good run's (atomically) if the run was the
+        notebook as ``make report`` runs it; an experiment's go to its own file. A canonical run of the cpu, gpu
+        or full profile also writes its committed record, ``results/<profile>/<notebook>.json``."""
+        from .results import RESULT_PROFILES, write_result
         from .train import FIT_LOG
 
         self.sync()
+        key = self.key()
         self.writer.content["fits"] = metrics.jsonable(FIT_LOG)
-        path = self.writer.finish()
+        try:
+            self.writer.content["source"] = {
+                **sources.current_source(self.notebook, self.params["profile"], self.writer.content["data"]),
+                "as_notebook": key == self.notebook, "experiment": self.experiment, "why": self.why}
+        except (OSError, ValueError, SyntaxError) as err:
+            self.writer.content["source"] = {"as_notebook": False, "why": f"no notebook file: {err}"}
+        path = self.writer.finish(key)
         print(f"metrics of this run: {path}")
+        if key == self.notebook and self.params["profile"] in RESULT_PROFILES:
+            print(f"committed record of this run: {write_result(self.writer.content)}")
         return path
 
 

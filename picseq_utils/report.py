@@ -5,7 +5,6 @@ Runs the notebooks in order with papermill, keeps going when one fails, renders
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html
 import json
 import os
@@ -16,7 +15,8 @@ from pathlib import Path
 from .metrics import _now, write_json_atomic
 from .params import (PROFILES, NOTEBOOK_SCHEMAS, ParameterError, notebook_defaults, profile_parameters, schema_for,
                      validate)
-from .paths import project_root, reports_dir
+from .paths import metrics_dir, project_root, reports_dir
+from .sources import code_cells, digest, lessons_digest, package_digest
 
 REPORT_NOTEBOOK = "99_report"
 
@@ -57,13 +57,21 @@ def in_dependency_order(paths: list[Path], profile: str) -> list[Path]:
     return order
 
 
-def code_fingerprint(notebook: Path, parameters: dict) -> str:
-    """Hash of the notebook, its parameters and the helper package's source."""
-    digest = hashlib.sha256(notebook.read_bytes())
-    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
-    for src in sorted((project_root() / "picseq_utils").rglob("*.py")):
-        digest.update(src.name.encode() + src.read_bytes())
-    return digest.hexdigest()[:20]
+def _current(profile: str, name: str, before: dict, source: str, output: Path) -> bool:
+    """Whether the last run of ``name`` is what running it now would produce: it succeeded with the same notebook,
+    parameters, package and lessons, and the record it wrote (every picseq notebook writes one) is current in
+    every input, its data included."""
+    from .report_tables import out_of_date
+
+    if before.get("status") != "ok" or before.get("source") != source or not output.is_file():
+        return False
+    path = metrics_dir(profile) / f"{name}.json"
+    if not path.is_file():
+        return name not in NOTEBOOK_SCHEMAS
+    try:
+        return not out_of_date(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError):
+        return False
 
 
 def _check_kernel() -> None:
@@ -122,7 +130,7 @@ def _markdown(text: str) -> str:
     return mistune.create_markdown(escape=True)(text)
 
 
-def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path) -> str:
+def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path, apart: dict) -> str:
     links = [f'<a href="{html.escape(Path(info["html"]).name.replace(".html", suffix))}">{label}</a>'
              for suffix, label in ((".reading.html", "read"), (".html", "full notebook")) if info.get("html")]
     status = info.get("status", "?")
@@ -132,7 +140,8 @@ def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path) ->
     if status == "failed":
         head += f"<p class='status-failed'>{html.escape(info.get('error', ''))}</p>"
     if run is None:
-        return f"<section class='nb'>{head}<p>No completed run of this notebook in this profile.</p></section>"
+        why = apart.get(name, "no completed run of this notebook in this profile")
+        return f"<section class='nb'>{head}<p>No current record: {html.escape(why)}.</p></section>"
     findings = run.get("findings") or {}
     body = f"<div class='caveat'>{_markdown(findings['caveat'])}</div>" if findings.get("caveat") else ""
     body += _markdown("\n".join(f"- {line}" for line in findings.get("lines") or []))
@@ -148,11 +157,18 @@ def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path) ->
 def render_index(profile: str, state: dict, out_dir: Path) -> Path:
     """``index.html``: every notebook's findings and key figures, the seeds' claims beside runs made under their
     conditions, links to each notebook's pages. All text from notebooks and data is escaped."""
-    from .report_tables import load, seed_comparison
+    from .report_tables import kept_apart, load, seed_comparison
 
     runs = {r["notebook"]: r for r in load(profile)}
-    sections = "".join(_notebook_section(name, info, runs.get(name), out_dir)
+    others = kept_apart(profile)
+    stale = {r["notebook"]: r["why"] for r in others if r.get("key", r["notebook"]) == r["notebook"]}
+    sections = "".join(_notebook_section(name, info, runs.get(name), out_dir, stale)
                        for name, info in state["notebooks"].items() if name != REPORT_NOTEBOOK)
+    apart_rows = "".join(f"<tr><td>{html.escape(r.get('key') or r['notebook'])}</td><td>{html.escape(str(r.get('finished')))}"
+                         f"</td><td>{html.escape(r['why'])}</td></tr>" for r in others)
+    apart_html = (f"<h2>Kept apart: experiments, runs on other data, out-of-date runs</h2><p class='meta'>None of these "
+                  f"stands in the report above.</p><table><tr><th>run</th><th>finished</th><th>why it is apart</th></tr>"
+                  f"{apart_rows}</table>") if others else ""
     seeds = seed_comparison(list(runs.values())).to_html(index=False, escape=True, border=0, na_rep="")
     failed = [n for n, i in state["notebooks"].items() if i.get("status") == "failed"]
     page = f"""<!doctype html>
@@ -168,6 +184,7 @@ notebook</a> lists them all.</p>
 <h2>The source documents' claims beside runs made under their conditions</h2>
 <p class="meta">Each claim is set only beside a run of the seed's own recipe; what still differs is listed.</p>
 {seeds}
+{apart_html}
 </body></html>
 """
     path = out_dir / "index.html"
@@ -203,18 +220,18 @@ def run_report(profile: str, only: list[str] | None = None, force: bool = False,
             state["notebooks"][name] = {"status": "failed", "error": f"parameter error: {issues}", "seconds": 0.0}
             print(f"[picseq.report] {name}: parameter error\n{err}", file=sys.stderr)
             continue
-        fingerprint = code_fingerprint(path, parameters)
         before = previous.get(name, {})
-        if (not force and name != REPORT_NOTEBOOK and before.get("status") == "ok"
-                and before.get("fingerprint") == fingerprint and output.is_file()):
-            print(f"[picseq.report] {name}: unchanged since its last successful run; kept (use --force to re-run)")
+        source = digest(code_cells(name, path), parameters, package_digest(), lessons_digest())
+        if not force and name != REPORT_NOTEBOOK and _current(profile, name, before, source, output):
+            print(f"[picseq.report] {name}: unchanged since its last successful run (notebook, parameters, package, "
+                  f"lessons and data); kept (use --force to re-run)")
             state["notebooks"][name] = {**before, "status": "ok", "reused": True}
             continue
         print(f"[picseq.report] {name}: running ({profile})", flush=True)
         t0 = time.perf_counter()
         ok, error = execute(path, output, parameters, timeout)
         seconds = time.perf_counter() - t0
-        entry = {"status": "ok" if ok else "failed", "seconds": round(seconds, 2), "fingerprint": fingerprint,
+        entry = {"status": "ok" if ok else "failed", "seconds": round(seconds, 2), "source": source,
                  "output": str(output) if output.is_file() else None, "error": error}
         if output.is_file():
             try:

@@ -10,36 +10,6 @@ import pandas as pd
 from .metrics import load_metrics
 from .paths import reports_dir
 
-#: What the source documents reported, each keyed to the metric of the run made under its own recipe.
-#: Accuracies are fractions; ``kind`` says how to read the claim. Our improved recipes are not set beside
-#: these numbers: each notebook's findings compare them with the seed's recipe run under equal conditions.
-SEED_CLAIMS = [
-    {"seed": "000", "notebook": "02_resnet_embedded_transformer", "metric": "seed000_recipe_val_acc", "claim": 0.99,
-     "unit": "accuracy", "kind": "above", "conditions": "80 private clips augmented x32, then (likely) split at random; "
-     "ResNet-18 trained end to end + RoPE transformer, AdamW 1e-5, batch 32, 100 epochs"},
-    {"seed": "000", "notebook": "02_resnet_embedded_transformer", "metric": "seed000_recipe_train_seconds",
-     "claim": 8 * 3600.0, "unit": "s", "kind": "about", "conditions": "the same run, one RTX 4090"},
-    *({"seed": "001", "notebook": "03_vit_anatomy", "metric": f"params_vit_{size}", "claim": count,
-       "unit": "parameters", "kind": "about", "conditions": f"ViT paper Table 1, ViT-{size.title()}"}
-      for size, count in (("base", 86e6), ("large", 307e6), ("huge", 632e6))),
-    {"seed": "003", "notebook": "04_vit_vs_resnet_cifar10", "metric": "seed003_recipe_test_acc_resnet18_scratch",
-     "claim": 0.88, "unit": "accuracy", "kind": "about", "conditions": "CIFAR-10 resized to 224 px, ResNet-18 "
-     "(ImageNet stem) from scratch, Adam lr 1e-3 then 1e-4, batch 64, flip only, 20-25 epochs"},
-    {"seed": "003", "notebook": "04_vit_vs_resnet_cifar10", "metric": "seed003_recipe_test_acc_vit_b16_scratch",
-     "claim": 0.65, "unit": "accuracy", "kind": "about", "conditions": "CIFAR-10 resized to 224 px, ViT-B/16 from "
-     "scratch, Adam lr 1e-4, batch 64, flip only, 30-45 epochs"},
-    {"seed": "002", "notebook": "05_vit_vs_resnet_cifar100_cutmix", "metric": "seed002_recipe_test_acc_resnet18",
-     "claim": 0.5788, "unit": "accuracy", "kind": "exactly", "conditions": "CIFAR-100 32 px, ResNet-18 with the "
-     "ImageNet stem, Adam lr 1e-3 wd 0, crop + flip + CutMix every batch, 100 epochs, tuned on the test set"},
-    {"seed": "002", "notebook": "05_vit_vs_resnet_cifar100_cutmix", "metric": "seed002_recipe_test_acc_vit",
-     "claim": 0.6553, "unit": "accuracy", "kind": "exactly", "conditions": "CIFAR-100 32 px, vit_pytorch ViT patch 4, "
-     "dim 192, depth 25, 6 heads, Adam lr 4e-4 wd 1e-5, CutMix every batch, 100 epochs, tuned on the test set"},
-    {"seed": "004", "notebook": "06_idmm_small_data_pretraining", "metric": "seed004_protocol_test_acc_idmm",
-     "claim": 0.967, "unit": "accuracy", "kind": "exactly", "conditions": "Flowers-102 train+val 2040 / test 6149, "
-     "DeiT-Tiny, IDMM 800 epochs at 112 px, fine-tuning 800 epochs at 224 px then 448 px"},
-]
-
-
 def _format(value, unit) -> str:
     if value is None:
         return "-"
@@ -76,11 +46,13 @@ def metrics_table(runs: list[dict]) -> pd.DataFrame:
 
 
 def seed_comparison(runs: list[dict]) -> pd.DataFrame:
-    """Each source document's claim beside the run of its own recipe (the latest completed run of that
-    metric), with what that run did and what still differs; a claim without such a run says so."""
+    """Each source document's claim (``notebooks/<notebook>.seeds.yaml``) beside the run of its own recipe, with
+    what that run used and what still differs (computed when it ran); a claim without such a run says so."""
+    from .recipes import all_claims
+
     latest = {(run["notebook"], entry["name"]): (entry, run) for run in runs for entry in run.get("metrics", [])}
     rows = []
-    for claim in SEED_CLAIMS:
+    for claim in all_claims():
         entry, run = latest.get((claim["notebook"], claim["metric"]), ({}, None))
         context = entry.get("context") or {}
         ours = ("no comparable run in this profile" if not entry
@@ -88,10 +60,9 @@ def seed_comparison(runs: list[dict]) -> pd.DataFrame:
                 else _with_std(entry["value"], context, entry.get("unit")))
         rows.append({
             "seed": claim["seed"], "notebook": claim["notebook"],
-            "claim": f"{claim['kind']} {_format(claim['claim'], claim['unit'])}",
-            "the seed's conditions": claim["conditions"], "our run of that recipe": ours,
-            "provenance": _provenance_label(entry), "what our run did": str(context.get("conditions", "-")),
-            "what still differs": str(context.get("differs", "-")),
+            "claim": f"{claim['kind']} {_format(claim['value'], claim['unit'])} ({claim['section']})",
+            "the seed's recipe": claim["conditions"], "our run of that recipe": ours,
+            "provenance": _provenance_label(entry), "what still differs": str(context.get("differs", "-")),
             "profile / device": f"{run['profile']} / {run.get('environment', {}).get('device_name', '?')}" if run else "-",
         })
     return pd.DataFrame(rows)
@@ -170,8 +141,41 @@ def notebook_timings(profile: str) -> pd.DataFrame:
                          for k, v in json.loads(path.read_text()).get("notebooks", {}).items()])
 
 
+def out_of_date(record: dict) -> list[str]:
+    """What changed since a record was made ([] = it is what ``make report`` would produce now)."""
+    from .sources import current_source, stale_parts
+
+    if record.get("error") or record.get("status") != "complete":
+        return ["no complete run"]
+    try:
+        return stale_parts(record.get("source"), current_source(record["notebook"], record["profile"],
+                                                                record.get("data") or {}))
+    except Exception as err:  # noqa: BLE001 - a notebook or profile that no longer exists, say
+        return [f"cannot be checked ({type(err).__name__}: {err})"]
+
+
 def load(profile: str) -> list[dict]:
-    return [r for r in load_metrics(profile) if r.get("notebook") != "99_report"]
+    """The records the report stands on: each notebook's own run, current in every input (notebook, parameters,
+    package, lessons, data). Runs on other data, experiments and out-of-date runs are ``kept_apart``."""
+    return [r for r in load_metrics(profile) if r.get("notebook") != "99_report" and not out_of_date(r)]
+
+
+def kept_apart(profile: str) -> list[dict]:
+    """Records that are not the report's: runs on other data, experiments (an edited or interactive run) and
+    out-of-date runs, each with ``why``."""
+    rows = []
+    for r in load_metrics(profile, variants=True):
+        if r.get("notebook") == "99_report":
+            continue
+        if r.get("variant") or (r.get("key") or r["notebook"]) != r["notebook"]:
+            why = (f"run on other data ({r['variant']})" if r.get("variant")
+                   else f"experiment: {(r.get('source') or {}).get('why') or 'not the notebook as make report runs it'}")
+        elif stale := out_of_date(r):
+            why = "out of date: " + ", ".join(stale) + " changed since it ran"
+        else:
+            continue
+        rows.append({**r, "why": why})
+    return rows
 
 
 def figure_heading(notebook: str, caption: str) -> str:

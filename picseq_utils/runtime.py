@@ -130,6 +130,17 @@ def cpu_bf16_safe(model: torch.nn.Module, x: torch.Tensor) -> bool:
 
 
 @lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            line = next((ln for ln in handle if ln.startswith("model name")), "")
+        return line.split(":", 1)[1].strip() if line else (platform.processor() or platform.machine())
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+@lru_cache(maxsize=1)
 def git_commit() -> str:
     """The checkout's commit (with ``+dirty`` when files differ), or ``unknown`` outside git."""
     try:
@@ -151,9 +162,11 @@ def environment_info(device: torch.device | None = None) -> dict:
     info = {"python": sys.version.split()[0], "torch": torch.__version__, "torchvision": torchvision.__version__,
             "numpy": np.__version__, "platform": platform.platform(), "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "cuda_available": torch.cuda.is_available(),
-            "git_commit": git_commit(), "cpu_capability": cpu_capability(),
-            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""), "cpu_native_bf16": cpu_has_native_bf16(),
-            "timm": timm.__version__}
+            "git_commit": git_commit(), "cpu_model": cpu_model(), "cpu_capability": cpu_capability(),
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+            "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY", ""),
+            "mkl_enable_instructions": os.environ.get("MKL_ENABLE_INSTRUCTIONS", ""),
+            "cpu_native_bf16": cpu_has_native_bf16(), "timm": timm.__version__}
     if device is not None:
         info.update(device=str(device), device_name=device_name(device))
     if torch.cuda.is_available():

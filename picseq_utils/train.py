@@ -22,6 +22,7 @@ from tqdm.std import tqdm
 
 from .checkpoint import Checkpointer
 from .data.loaders import epoch_generator
+from .findings import Accuracy
 from .runtime import CPU_CHANNELS_LAST_MIN_CHANNELS, channels_last_safe, cpu_bf16_safe, cpu_has_native_bf16
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -191,8 +192,9 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
         model.train(was_training)
     outputs, targets = torch.cat(outputs), torch.cat(targets)
     hard = targets.argmax(1) if targets.ndim == 2 else targets
+    correct = outputs.argmax(1) == hard  # per item: an interval can then cover the test set's sampling too
     return {"loss": nn.functional.cross_entropy(outputs, targets).item(),
-            "accuracy": (outputs.argmax(1) == hard).float().mean().item(), "n": len(targets)}
+            "accuracy": Accuracy(correct.float().mean().item(), correct.numpy()), "n": len(targets)}
 
 
 @dataclass
@@ -200,6 +202,7 @@ class FitResult:
     model: nn.Module
     history: pd.DataFrame
     resumed_from: int = 0
+    precision: str = "float32"  # what the training steps computed in: "bfloat16" (autocast) or "float32"
 
     @property
     def train_seconds(self) -> float:
@@ -280,6 +283,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
     history, start_epoch = ([], 0) if state is None else (list(state["history"]), int(state["epoch"]))
+    if state is not None and state.get("precision"):  # what the checkpointed steps computed in
+        precision = state["precision"]
+        cpu_bf16 = cpu_bf16 and precision != "off"
 
     total_steps = epochs * steps_per_epoch
     finished = start_epoch >= epochs
@@ -344,7 +350,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
             val = evaluate(model, val_loader, device, amp, channels_last) if val_loader is not None else {}
             row = {"epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
                    "train_acc": correct.item() / counted if counted else math.nan,
-                   "val_loss": val.get("loss", math.nan), "val_acc": val.get("accuracy", math.nan),
+                   "val_loss": val.get("loss", math.nan), "val_acc": float(val.get("accuracy", math.nan)),
                    "lr": lr * lr_factor((epoch + 1) * steps_per_epoch - 1, total_steps, config, steps_per_epoch),
                    "seconds": seconds, "images_per_s": seen / seconds if seconds > 0 else math.nan,
                    "data_wait": waited / seconds if seconds > 0 else math.nan,
@@ -354,12 +360,14 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                             val_acc="-" if math.isnan(row["val_acc"]) else f"{row['val_acc']:.3f}", refresh=False)
             if checkpointer is not None:
                 checkpointer.save({"fingerprint": fp, "epoch": epoch + 1, "model": model.state_dict(),
-                                   "optimizer": opt.state_dict(), "history": history}, epoch + 1)
+                                   "optimizer": opt.state_dict(), "history": history, "precision": precision},
+                                  epoch + 1)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, row, model)
     frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    dtype = "bfloat16" if isinstance(autocast_for(device, precision), torch.autocast) else "float32"
     FIT_LOG.append({"desc": desc, "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
                     "samples_per_epoch": getattr(train_loader, "num_samples", None) or steps_per_epoch * (
                         getattr(train_loader, "batch_size", None) or 0), "epochs": epochs, "resumed_from": start_epoch,
-                    "seconds": float(frame["seconds"].sum()), "precision": precision or amp})
-    return FitResult(model, frame, resumed_from=start_epoch)
+                    "seconds": float(frame["seconds"].sum()), "precision": dtype})
+    return FitResult(model, frame, resumed_from=start_epoch, precision=dtype)

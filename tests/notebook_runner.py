@@ -2,7 +2,7 @@
 
 ``run_notebook("05_vit_vs_resnet_cifar100_cutmix", params={...}, replace={"cutmix": "..."})`` executes
 every code cell in order in a fresh namespace, injects ``params`` right after the parameters cell (like
-papermill), and swaps the source of any cell whose tag is a key of ``replace`` (a learner's edit). It
+papermill), and swaps the source of any cell whose tag is a key of ``replace`` (a learner's edit: the run is then an experiment, kept apart). It
 returns the namespace, so a test can read the run's variables and its ``run.writer.content``.
 
 In-process (no kernel) so that it is fast and the ``tmp_project`` fixture's folders apply.
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import matplotlib
 import nbformat
+
+from picseq_utils.sources import EXECUTED
 
 matplotlib.use("Agg")
 
@@ -33,17 +35,20 @@ def run_notebook(name: str, params: dict | None = None, replace: dict | None = N
     import matplotlib.pyplot as plt
 
     if project is not None:
-        shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", project / "notebooks")
+        for path in [ROOT / "notebooks" / f"{name}.ipynb", *(ROOT / "notebooks").glob("*.seeds.yaml")]:
+            shutil.copy(path, project / "notebooks")
         shutil.copytree(ROOT / "params", project / "params", dirs_exist_ok=True)
     replace = dict(replace or {})
-    namespace: dict = {"__name__": "__main__"}
+    namespace: dict = {"__name__": "__main__", EXECUTED: []}  # what ran, as a kernel's input history would say
     for cell in cells(name):
         if cell.cell_type != "code":
             continue
         tags = cell.metadata.get("tags", [])
         source = next((replace.pop(t) for t in tags if t in replace), cell.source)
+        namespace[EXECUTED].append(source)
         exec(compile(source, f"<{name} cell {tags or ''}>", "exec"), namespace)  # noqa: S102 - our own notebooks
         if "parameters" in tags and params:
+            namespace[EXECUTED].append("\n".join(f"{k} = {v!r}" for k, v in params.items()))  # papermill's cell
             namespace.update(params)
         plt.close("all")
         if stop_after is not None and stop_after in tags:

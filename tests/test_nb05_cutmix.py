@@ -81,8 +81,9 @@ def test_notebook_with_cutmix_replaced_by_the_identity_trains_on_hard_labels(tmp
     assert metrics["cutmix_max_diff_vs_torchvision"]["value"] == 0  # the written-out CutMix is untouched
     assert metrics["params_seed002_vit_full_size"]["value"] == 11_139_844
     for name in ("seed002_recipe_test_acc_resnet18", "seed002_recipe_test_acc_vit"):
-        assert "CIFAR-100 (real)" in metrics[name]["context"]["differs"]
-        assert "CutMix (alpha 1) on every batch" in metrics[name]["context"]["conditions"]
+        context = metrics[name]["context"]
+        assert "(seed: CIFAR-100 (real)" in context["differs"] and "cutmix_lambda" in context["differs"]
+        assert context["used"]["cutmix_share"] == 1.0 and context["used"]["cutmix_alpha"] == 1.0
 
 
 @pytest.mark.timeout(240)

@@ -145,7 +145,7 @@ def test_position_embeddings_are_resampled_as_timm_does(tmp_project):
     pos = torch.randn(1, 1 + 3 * 3, 8)
     for grid in (3, 5, 6):
         assert torch.allclose(ns["resample_pos_embed"](pos, grid), resample_abs_pos_embed(pos, [grid, grid]), atol=1e-6)
-    assert ns["check"].pos_embed.shape == (1, 1 + 4 * 4, 16)  # 8 px -> 16 px at patch 4: 2x2 -> 4x4 tokens
+    assert ns["resampled"].pos_embed.shape == (1, 1 + 4 * 4, 16) and ns["resample_check"].passed  # 8 px -> 16 px at patch 4: 2x2 -> 4x4 tokens
 
 
 # Moved from test_determinism.py: pretraining and fine-tuning repeat exactly with the same seed.
@@ -194,8 +194,8 @@ def test_cutmix_replaced_by_the_identity_leaves_each_view_one_head_row(tmp_proje
     params = dict(gradient_batches=6, pretrain_batch=64)  # 12 draws of the per-group boxes, some of them non-empty
     normal = methods(tmp_project, stop_after="head-rows", **params)
     replaced = methods(tmp_project, stop_after="head-rows", replace={"cutmix": REPLACED_CUTMIX}, **params)
-    assert official_rows(normal) > 1.1 and normal["same"]  # ~1.3 at 8 px: small boxes round to no pixel
-    assert official_rows(replaced) == 1.0 and not replaced["same"]
+    assert official_rows(normal) > 1.1 and normal["cutmix_checks"][0].passed  # ~1.3 at 8 px: small boxes round away
+    assert official_rows(replaced) == 1.0 and not replaced["cutmix_checks"][0].passed
 
 
 def test_the_notebook_records_every_arm_the_protocol_row_and_computed_findings(tmp_project):
@@ -209,9 +209,11 @@ def test_the_notebook_records_every_arm_the_protocol_row_and_computed_findings(t
         assert entry["provenance"] == ["bundled"] and "not converged" in entry["context"]["conditions"]
     assert 0 <= metrics["test_acc_logistic_regression"]["value"] <= 1
     protocol = metrics["seed004_protocol_test_acc_idmm"]["context"]
-    assert protocol["conditions"].startswith("seed 004 protocol (shorter protocol)")
-    assert "epochs: 1 / 1 / 1 (stated: 800 / 800 / 100)" in protocol["differs"]
-    assert "data set: digits (bundled), train 1438 / test 359 (stated: Flowers-102 (real), train 2040 / test 6149)" in protocol["differs"]
+    differs = {row["what"]: row for row in protocol["differences"]}
+    assert (differs["pretrain_epochs"]["used"], differs["pretrain_epochs"]["stated"]) == (1, 800)
+    assert (differs["training_images"]["used"], differs["training_images"]["stated"]) == (1438, 2040)
+    assert differs["data"]["used"] == "digits (bundled)" and "lr" not in differs and "batch_size" not in differs
+    assert ns["protocol_label"] == "seed 004 protocol (shorter protocol)"
     assert "transfer_probe_test_acc_digits_idmm_paper" in metrics
     assert "linear_probe_test_acc_pretrain_fraction_0.5" in metrics and "idmm_gain_finetune" in metrics
     assert saved["status"] == "complete" and any("too few for a claim" in line  # two seeds: an interval, no claim

@@ -25,6 +25,27 @@ def namespace(**values):
     return ns
 
 
+def as_notebook(project, name="00_data_tour", **values):
+    """A namespace that has run the notebook's first cells as papermill would (the notebook file and params/
+    copied into ``project``), with the smoke profile's values unless ``values`` change them."""
+    import shutil
+
+    from notebook_runner import ROOT, cells
+    from picseq_utils.params import notebook_defaults
+    from picseq_utils.sources import EXECUTED
+
+    shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", project / "notebooks")
+    shutil.copytree(ROOT / "params", project / "params", dirs_exist_ok=True)
+    code = [c.source for c in cells(name) if c.cell_type == "code"]
+    ns = {"__name__": "__main__", EXECUTED: code[:2]}
+    nb.begin(ns)
+    ns.update(notebook_defaults(project / "notebooks" / f"{name}.ipynb"), **values)
+    if values:
+        ns[EXECUTED].append("\n".join(f"{k} = {v!r}" for k, v in values.items()))  # papermill's injected cell
+    ns[EXECUTED].append(code[2])  # the setup cell
+    return ns
+
+
 def test_setup_validates_seeds_and_starts_the_metrics_file(tmp_project):
     run = nb.setup("00_data_tour", namespace(), quiet=True)
     assert run.params["flowers_size"] == 64 and run.params["seed"] == 3 and run.device == torch.device("cpu")
@@ -58,7 +79,7 @@ def test_setup_without_begin_explains_itself(tmp_project):
 def test_figures_and_data_are_recorded(tmp_project):
     from picseq_utils.data import load_digits
 
-    run = nb.setup("00_data_tour", namespace(), quiet=True)
+    run = nb.setup("00_data_tour", as_notebook(tmp_project), quiet=True)
     data = run.use_data(load_digits(image_size=8))
     run.record("digits_train", len(data.train), data=data)
     fig, ax = plt.subplots()
@@ -106,3 +127,70 @@ def test_a_finished_run_lists_what_it_trained(tmp_project):
     content = json.loads(run.finish().read_text())
     (fit,) = content["fits"]
     assert fit["desc"] == "tiny" and fit["epochs"] == 2 and fit["samples_per_epoch"] == 64 and fit["parameters"] > 0
+
+
+def test_a_run_that_is_not_the_notebook_is_an_experiment_and_never_replaces_its_results(tmp_project):
+    """An edited cell, or other parameters: figures, checkpoints and metrics go apart (issue 20, item 6)."""
+    import json
+
+    from notebook_runner import cells
+
+    ns = as_notebook(tmp_project)
+    own = nb.setup("00_data_tour", ns, quiet=True)
+    own.record("x", 1)
+    ns["_picseq_executed"] += [c.source for c in cells("00_data_tour") if c.cell_type == "code"][3:]  # all ran
+    assert own.key() == "00_data_tour" and own.checkpoint_dir("a") == tmp_project / "checkpoints/smoke/00_data_tour/a"
+    own_path = own.finish()
+    assert own_path.name == "00_data_tour.json" and json.loads(own_path.read_text())["source"]["as_notebook"]
+
+    edited = as_notebook(tmp_project)
+    edited["_picseq_executed"][1] = edited["_picseq_executed"][1].replace("samples_per_class = 4", "samples_per_class = 2")
+    run = nb.setup("00_data_tour", edited, quiet=True)
+    assert run.key().startswith("00_data_tour@experiment-") and "changed or run out of order" in run.why
+    run.record("x", 2)
+    path = run.finish()
+    assert path.name.startswith("00_data_tour@experiment-") and json.loads(own_path.read_text())["metrics"][0]["value"] == 1
+    assert run.checkpoint_dir("a").parent.name == run.key()
+
+    other = nb.setup("00_data_tour", as_notebook(tmp_project, samples_per_class=2), quiet=True)
+    assert other.key().startswith("00_data_tour@experiment-") and "samples_per_class" in other.why
+
+
+def test_checkpoints_made_by_other_code_are_retired_not_resumed(tmp_project):
+    import warnings
+
+    ns = as_notebook(tmp_project)
+    run = nb.setup("00_data_tour", ns, quiet=True)
+    folder = run.checkpoint_dir("fit")
+    (folder / "epoch_00001.pt").write_bytes(b"old")
+    assert run.checkpoint_dir("fit") == folder and (folder / "epoch_00001.pt").is_file(), "same code: kept"
+    run._inputs["package"] = "edited"  # picseq_utils changed before this training run: its checkpoints are stale
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        run.checkpoint_dir("fit")
+    assert not (folder / "epoch_00001.pt").exists() and (folder / "stale" / "epoch_00001.pt").is_file()
+
+
+def test_the_report_stands_only_on_current_records_of_the_notebook_itself(tmp_project):
+    """An out-of-date record (its notebook changed since) and an experiment are kept apart, with the reason."""
+    import nbformat
+
+    from notebook_runner import cells
+    from picseq_utils import report_tables
+
+    ns = as_notebook(tmp_project)
+    run = nb.setup("00_data_tour", ns, quiet=True)
+    ns["_picseq_executed"] += [c.source for c in cells("00_data_tour") if c.cell_type == "code"][3:]
+    run.finish()
+    edited = as_notebook(tmp_project, samples_per_class=2)
+    nb.setup("00_data_tour", edited, quiet=True).finish()
+    assert [r["key"] for r in report_tables.load("smoke")] == ["00_data_tour"]
+    (apart,) = report_tables.kept_apart("smoke")
+    assert apart["key"].startswith("00_data_tour@experiment-") and "samples_per_class" in apart["why"]
+
+    path = tmp_project / "notebooks" / "00_data_tour.ipynb"
+    book = nbformat.read(str(path), as_version=4)
+    book.cells[-1].source += "\n# an edit"
+    nbformat.write(book, str(path))
+    assert report_tables.load("smoke") == []
+    assert any(r["why"] == "out of date: notebook changed since it ran" for r in report_tables.kept_apart("smoke"))

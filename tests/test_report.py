@@ -117,6 +117,14 @@ def test_the_index_leads_with_each_notebooks_findings_and_key_figures(tmp_projec
     writer.add_figure(figure, "curves <b>", key=True)
     writer.add_figure(tmp_project / "figures" / "other.png", "not a key figure")
     writer.set_findings(["**ResNet-18 beats ViT**: 90 % vs 50 % <script>x</script>"], "**A pipeline check, not a finding**")
+    import shutil
+
+    from notebook_runner import ROOT
+    from picseq_utils.sources import current_source
+
+    shutil.copy(ROOT / "notebooks" / "04_vit_vs_resnet_cifar10.ipynb", tmp_project / "notebooks")
+    shutil.copytree(ROOT / "params", tmp_project / "params", dirs_exist_ok=True)
+    writer.content["source"] = current_source("04_vit_vs_resnet_cifar10", "smoke", writer.content["data"])
     writer.finish()
     out_dir = tmp_project / "reports" / "smoke"
     state = {"finished": "now", "commit": "abc", "notebooks": {
@@ -126,7 +134,7 @@ def test_the_index_leads_with_each_notebooks_findings_and_key_figures(tmp_projec
     assert "<strong>ResNet-18 beats ViT</strong>" in page and "<script>x" not in page
     assert "A pipeline check, not a finding" in page
     assert 'src="../../figures/curves.png"' in page and "other.png" not in page
-    assert "No completed run of this notebook" in page and "boom" in page
+    assert "No current record: no completed run of this notebook" in page and "boom" in page
     assert page.index("What each notebook") < page.index("claims beside runs")
 
 

@@ -49,8 +49,6 @@ PARAMS = schema({
     "protocol_highres_epochs": Int("seed 004 protocol: epochs at twice the fine-tuning size (stated: 100; 0 = skip)",
                                    min=0, size=True),
     "protocol_batch": Int("seed 004 protocol: batch size (stated: 256)", min=1, size=True),
-    "protocol_lr": Float("seed 004 protocol: AdamW learning rate (stated: 5e-4)", **POSITIVE),
-    "protocol_wd": Float("seed 004 protocol: AdamW weight decay (stated: 1e-3)", min=0),
     "resume": Bool("resume runs from their checkpoints"),
 }, lambda v: None if v["pretrain_size"] % v["patch_size"] == 0 and v["finetune_size"] % v["patch_size"] == 0
    else f"patch_size={v['patch_size']} must divide pretrain_size={v['pretrain_size']} and "
