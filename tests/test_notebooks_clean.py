@@ -1,4 +1,6 @@
 """Committed notebooks: outputs stripped, kernel python3, one literal parameters cell; stripping works."""
+import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -104,3 +106,29 @@ def test_each_lesson_ends_with_computed_findings_exercises_and_finish(path):
     defined = [s for s in _code_cells(path) if s.lstrip("#| export\n").startswith(("def ", "class "))
                or "\ndef " in s or "\nclass " in s]
     assert defined, "the method is written in the notebook's own cells"
+
+
+#: Words of a verdict or of a check's outcome: only picseq_utils.findings may put them in a sentence.
+VERDICT = re.compile(r"\b(beats|not distinguishable|(?<!parameter-)matched|matches|equals|helps|hurts|"
+                     r"measurably help|computes what)\b", re.IGNORECASE)
+
+
+def test_the_verdict_pattern_catches_the_hand_written_verdicts_of_the_past():
+    for old in ("Every augmentor-mode operation matched the PIL call", "IDMM helps at this budget",
+                "does **not** measurably help", "computes what timm's `VisionTransformer` computes",
+                "CutMix as written here equals torchvision's"):
+        assert VERDICT.search(old), old
+    assert not VERDICT.search("not parameter-matched in this run")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_notebook_writes_a_verdict_or_a_check_outcome_by_hand(path):
+    """Every verdict and every "equal" goes through the rule book (issue 20): no string a code cell writes says
+    one; Findings.compare and findings.check make those sentences from what was measured."""
+    found = []
+    for source in _code_cells(path):
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and VERDICT.search(node.value):
+                if not node.value.lstrip().startswith(("``", '"""')) and "\n" not in node.value.strip():
+                    found.append(node.value)
+    assert not found, f"hand-written verdicts or check outcomes: {found}"
