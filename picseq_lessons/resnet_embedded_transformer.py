@@ -63,7 +63,7 @@ class EncoderLayer(nn.Module):
 
 
 from picseq_utils.models import build_model, load_imagenet_weights
-from picseq_utils.train import autocast_for
+from picseq_utils.train import infer
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -137,14 +137,7 @@ def normalise_clips(clips: torch.Tensor) -> torch.Tensor:
     return (clips.float() / 255 - mean) / std
 
 
-@torch.no_grad()
 def embed_clips(backbone: nn.Module, clips: torch.Tensor, device, batch_clips: int = 32) -> torch.Tensor:
     """Every frame of uint8 clips (N, T, C, H, W) through the backbone once: (N, T, 512) float32 on the CPU."""
-    backbone = backbone.to(device).eval()
-    out = []
-    for start in range(0, len(clips), batch_clips):
-        chunk = normalise_clips(clips[start:start + batch_clips].to(device))
-        with autocast_for(torch.device(device)):
-            features = backbone(chunk.flatten(0, 1))
-        out.append(features.float().view(*chunk.shape[:2], -1).cpu())
-    return torch.cat(out)
+    frames = (normalise_clips(chunk.to(device)).flatten(0, 1) for chunk in clips.split(batch_clips))
+    return infer(backbone.to(device), frames, device).view(*clips.shape[:2], -1)

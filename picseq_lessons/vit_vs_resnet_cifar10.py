@@ -36,6 +36,46 @@ def make_model(family, num_classes, image_size, resnet_width=64, vit_patch=4, vi
     return build_model(stems[family], num_classes, width=resnet_width)
 
 
+import pandas as pd
+import torch
+
+from picseq_utils.models import count_parameters
+
+
+class Study:
+    """A study notebook's variables, read when they are used (``Study(globals())``)."""
+
+    def __init__(self, namespace):
+        self.ns = namespace
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["ns"][name]
+        except KeyError:
+            raise AttributeError(f"the notebook has no variable {name!r}") from None
+
+
+def new_model(study, family):
+    """One of the three families at the notebook's widths (a ViT needs whole patches and whole heads)."""
+    if study.image_size % study.vit_patch or study.vit_dim % study.vit_heads:
+        raise ValueError(f"vit_patch={study.vit_patch} must divide the {study.image_size}-px images and "
+                         f"vit_heads={study.vit_heads} must divide vit_dim={study.vit_dim}")
+    return make_model(family, study.data.num_classes, study.image_size, study.resnet_width, study.vit_patch,
+                      study.vit_dim, study.vit_depth, study.vit_heads, study.vit_pool)
+
+
+def parameter_counts(study):
+    """Parameters of each family at this run's widths and at full size (32 px), counted on the meta device."""
+    with torch.device("meta"):
+        sizes = pd.DataFrame({"this run": {f: count_parameters(new_model(study, f)) for f in FAMILIES},
+                              "full size, 32 px": {f: count_parameters(make_model(f, study.data.num_classes, 32))
+                                                   for f in FAMILIES}})
+    sizes["vs resnet18"] = (sizes["this run"] / sizes.loc["resnet18", "this run"] - 1).map("{:+.1%}".format)
+    for family, count in sizes["this run"].items():
+        study.run.record(f"params_{family}", int(count), unit="parameters", image_size=study.image_size)
+    return sizes
+
+
 import torch
 from torch import nn
 
@@ -60,9 +100,7 @@ def train_model(build, train_split, val_split, *, mean, std, batch_size, seed, d
     train = DeviceLoader(train_split, batch_size, device=device, crop_padding=crop, flip=flip, augment=augment,
                          mean=mean, std=std, batch_transform=mix, seed=seed)
     val = DeviceLoader(val_split, 500, device=device, shuffle=False, augment=augment, mean=mean, std=std)
-    # what the data pipeline does is part of a run's identity: a checkpoint of another pipeline is not resumed
-    pipeline = {"mix": repr(mix), "crop": crop, "flip": flip, "resize": resize, "mean": mean, "std": std}
-    return fit(model, train, val, device=device, seed=seed, fingerprint_extra=pipeline, **fit_options)
+    return fit(model, train, val, device=device, seed=seed, **fit_options)
 
 
 def test_accuracy(model, split, *, mean, std, device, resize=None):
@@ -85,6 +123,34 @@ class Sometimes:
         return f"Sometimes({self.transform!r}, p={self.p})"
 
 
+def picseq_run(study, family, lr, wd, n_epochs, *, mix=None, split=None, seed=None, name=None):
+    """picseq's recipe for either family: crops of 1/8 of the image, flips where they keep the class, ``mix`` (a
+    batch transform such as CutMix), the family's optimiser, warm-up and cosine decay; checkpointed as ``name``."""
+    s = study
+    return train_model(lambda: new_model(s, family), s.data.train if split is None else split, s.data.val,
+                       mean=s.mean, std=s.std, batch_size=s.batch_size, seed=s.seed if seed is None else seed,
+                       device=s.run.device, crop=s.image_size // 8, flip=MIRROR_SAFE[s.dataset], mix=mix,
+                       epochs=n_epochs, lr=lr, weight_decay=wd,
+                       optimizer=s.vit_optimizer if family == "vit" else s.resnet_optimizer, schedule="cosine",
+                       warmup_epochs=min(s.warmup_epochs, n_epochs), label_smoothing=s.label_smoothing,
+                       compile=s.compile, resume=s.resume, desc=name or family,
+                       checkpoint_dir=s.run.checkpoint_dir(name) if name else None)
+
+
+def lr_wd_sweep(study, grids, n_epochs, fraction, mix=None):
+    """Every (lr, weight decay) point of each family's grid, trained on ``fraction`` of the training split."""
+    split = study.data.subset_train(fraction, seed=1).train
+    rows = []
+    for family, (lrs, wds) in grids.items():
+        for lr in lrs:
+            for wd in wds:
+                result = picseq_run(study, family, lr, wd, n_epochs, mix=mix, split=split,
+                                    name=f"sweep_{family}_lr{lr:g}_wd{wd:g}")
+                rows.append({"family": family, "lr": lr, "weight_decay": wd, "val_acc": result.final["val_acc"],
+                             "val_loss": result.final["val_loss"], "seconds": result.train_seconds})
+    return pd.DataFrame(rows)
+
+
 def best_point(sweep):
     """(lr, weight decay) of the sweep row with the highest validation accuracy; ties go to the lower loss."""
     best = sweep.sort_values(["val_acc", "val_loss"], ascending=[False, True]).iloc[0]
@@ -96,4 +162,125 @@ def on_edge(value, grid):
     return len(grid) > 2 and value in (min(grid), max(grid))
 
 
+def choose(study, sweep, grids, chosen_on="validation split"):
+    """Each family's best point (the ImageNet-stem control takes the CIFAR-stem ResNet's), recorded."""
+    chosen = {family: best_point(sweep[sweep["family"] == family]) for family in grids}
+    chosen["resnet18_imagenet_stem"] = chosen["resnet18"]
+    for family, (lr, wd) in chosen.items():
+        study.run.record(f"chosen_lr_{family}", lr, chosen_on=chosen_on)
+        study.run.record(f"chosen_wd_{family}", wd, chosen_on=chosen_on)
+    return chosen
+
+
+def headline_runs(study, runs, chosen, n_epochs, seeds):
+    """``runs``: {name: (family, batch transform)}; each trained at its family's chosen point with every seed,
+    then the test split read once per final model. Returns (fit results, test accuracies) per name."""
+    results, test_accs = {name: [] for name in runs}, {name: [] for name in runs}
+    for s in range(seeds):
+        for name, (family, mix) in runs.items():
+            result = picseq_run(study, family, *chosen[family], n_epochs, mix=mix, seed=study.seed + s,
+                                name=f"{name}_seed{s}")
+            results[name].append(result)
+            test_accs[name].append(test_accuracy(result.model, study.data.test, mean=study.mean, std=study.std,
+                                                 device=study.run.device))
+    return results, test_accs
+
+
+import numpy as np
+
+from picseq_utils.findings import format_mean_std, mean_std
+
+
+def headline_table(study, results, test_accs, chosen, budget):
+    """Each run's test accuracy (mean ± std over seeds), time to the target validation accuracy, training seconds
+    and throughput, recorded and tabled."""
+    target_pct, rows = round(study.target_accuracy * 100), []
+    for name, accs in test_accs.items():
+        family = name.replace("_no_cutmix", "")
+        lr, wd = chosen[family]
+        study.run.record(f"test_acc_{name}", mean_std(accs)[0], unit="accuracy", std=mean_std(accs)[1], n=len(accs),
+                         lr=lr, weight_decay=wd, epochs=study.epochs, budget=budget)
+        times = [r.time_to_accuracy(study.target_accuracy) for r in results[name]]
+        reached = [t for t in times if t is not None]
+        seconds = float(np.mean([r.train_seconds for r in results[name]]))
+        speed = float(np.median([r.history["images_per_s"].median() for r in results[name]]))
+        study.run.record(f"seconds_to_val_{target_pct}pct_{name}", float(np.median(reached)) if reached else None,
+                         unit="s", target=study.target_accuracy, reached=len(reached) == len(times))
+        study.run.record(f"train_seconds_{name}", seconds, unit="s", epochs=study.epochs)
+        study.run.record(f"images_per_s_{name}", speed, unit="images/s")
+        rows.append({"run": name, "lr": lr, "weight decay": wd, "test accuracy": format_mean_std(accs),
+                     f"s to {target_pct}% val": f"{np.median(reached):.1f}" if reached else "not reached",
+                     "train s": round(seconds, 1), "images/s": round(speed)})
+    return pd.DataFrame(rows)
+
+
+import matplotlib.pyplot as plt
+
+
+def data_size_curve(study, chosen, fractions, first_seed, mix=None):
+    """Both families on class-balanced ``fractions`` of the training split, each tiled to an epoch as long as the
+    whole split's (equal optimiser steps); 1.0 is the headline run of the first seed (``first_seed``: its test
+    accuracies). Recorded; returns the table and its figure."""
+    rows = []
+    for fraction in fractions:
+        subset = study.data.subset_train(fraction, seed=2).train
+        tiled = subset.take(torch.arange(len(study.data.train)) % len(subset))  # an epoch as long as the split's
+        for family in ("resnet18", "vit"):
+            if fraction == 1:
+                acc = first_seed[family]
+            else:
+                result = picseq_run(study, family, *chosen[family], study.epochs, mix=mix, split=tiled,
+                                    name=f"datasize_{family}_{fraction:g}")
+                acc = test_accuracy(result.model, study.data.test, mean=study.mean, std=study.std,
+                                    device=study.run.device)
+            study.run.record(f"test_acc_{family}_fraction_{fraction:g}", acc, unit="accuracy",
+                             train_images=len(subset), epochs=study.epochs, budget="equal optimiser steps")
+            rows.append({"family": family, "fraction": fraction, "train images": len(subset), "test_acc": acc})
+    curve = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for family, group in curve.groupby("family", sort=False):
+        ax.plot(group["train images"], group["test_acc"], marker="o", label=family)
+    ax.set_xscale("log")
+    ax.set(xlabel="training images (log scale)", ylabel="test accuracy",
+           title=f"accuracy vs data — {study.data.provenance.label}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return curve, fig
+
+
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def study_findings(findings, study, sizes, results, test_accs, grids, chosen, curve, budget):
+    """What every run of the study shows: ViT vs ResNet-18 (and the ImageNet stem's cost) by the rule book, the
+    parameter counts, convergence, grid edges, time to the target and the data-size trend."""
+    findings.compare("ViT", test_accs["vit"], "ResNet-18", test_accs["resnet18"], budget=budget,
+                     metric="test_acc_diff_vit_minus_resnet18")
+    if "resnet18_imagenet_stem" in test_accs:
+        findings.compare("ResNet-18 (CIFAR stem)", test_accs["resnet18"], "ResNet-18 (ImageNet stem)",
+                         test_accs["resnet18_imagenet_stem"], budget=budget)
+    vit, resnet = sizes.loc["vit", "this run"], sizes.loc["resnet18", "this run"]
+    findings.note(f"Parameters: ViT {vit:,} vs ResNet-18 {resnet:,} ({vit / resnet - 1:+.0%})"
+                  + ("." if abs(vit / resnet - 1) <= 0.25 else ": not parameter-matched in this run."))
+    for name, runs in results.items():  # validation accuracy gained over the last quarter of the epochs
+        gains = [r.history["val_acc"].iloc[-1] - r.history["val_acc"].iloc[-1 - max(1, len(r.history) // 4)]
+                 if len(r.history) > 1 else 0.0 for r in runs]
+        if np.mean(gains) > 0.01:
+            findings.note(f"{name} was still improving when its budget ran out (validation accuracy "
+                          f"+{np.mean(gains) * 100:.1f} points over the last quarter of its epochs): not converged.")
+    for family, (lrs, wds) in grids.items():
+        lr, wd = chosen[family]
+        if on_edge(lr, lrs) or on_edge(wd, wds):
+            findings.note(f"{family}'s chosen point (lr {lr:g}, weight decay {wd:g}) lies on the edge of its grid: "
+                          f"a wider grid might find a better one.")
+    ttas = {n: [r.time_to_accuracy(study.target_accuracy) for r in runs] for n, runs in results.items()}
+    findings.note(f"Time to {study.target_accuracy:.0%} validation accuracy on this {study.run.device.type}: "
+                  + "; ".join(f"{n} " + (f"{np.median([t for t in ts if t is not None]):.1f} s"
+                                        if any(t is not None for t in ts) else "not reached")
+                              for n, ts in ttas.items()) + ".")
+    gap = curve.pivot(index="fraction", columns="family", values="test_acc").eval("vit - resnet18")
+    small, large = gap.index.min(), gap.index.max()
+    findings.note(f"Data size (one seed per point, equal optimiser steps): ViT minus ResNet-18 is "
+                  f"{gap[small] * 100:+.1f} points with {small:.0%} of the training images and "
+                  f"{gap[large] * 100:+.1f} with {large:.0%} — a trend to read with the seed spread above, not a "
+                  f"finding on its own.")

@@ -82,7 +82,8 @@ class MetricsWriter:
     def add_data(self, provenance: Any) -> None:
         """Note a data set used by this run (a ``Provenance`` or a dict with ``dataset`` and ``kind``)."""
         info = jsonable(provenance)
-        self._flush(data={**self.content["data"], info["dataset"]: info})
+        if self.content["data"].get(info["dataset"]) != info:
+            self._flush(data={**self.content["data"], info["dataset"]: info})
 
     def add_weights(self, name: str, description: Any) -> None:
         self._flush(weights={**self.content["weights"], name: jsonable(description)})

@@ -111,8 +111,19 @@ def load_imagenet_weights(model: nn.Module, name: str, *, fallback: bool = False
     whose shape differs (e.g. the CIFAR stem); timm resamples position embeddings to the model's grid. Returns a
     description for the metrics file. Offline without cached weights: ``WeightsUnavailableError`` naming the
     cache and the fetch command, or with ``fallback=True`` the model stays random and the description says so."""
+    from . import planning
+
     if name not in IMAGENET_WEIGHTS:
         raise ValueError(f"no ImageNet weights known for {name!r}; models with weights: {', '.join(IMAGENET_WEIGHTS)}")
+    if planning.ACTIVE is not None and IMAGENET_WEIGHTS[name] in planning.ACTIVE.missing_weights:
+        return {"weights": "random", "requested": IMAGENET_WEIGHTS[name], "fallback": True, "planned": True}
+    if planning.ACTIVE is not None:  # a cost plan: the weights count as loaded where their shapes fit
+        own = model.state_dict()
+        with torch.device("meta"):
+            state = _reference_state(*IMAGENET_WEIGHTS[name].split(":"))
+        usable = {k for k, v in state.items() if k in own and (own[k].shape == v.shape or k == "pos_embed")}
+        return {"weights": IMAGENET_WEIGHTS[name], "fallback": False, "planned": True,
+                "loaded_tensors": len(usable), "skipped": sorted(set(own) - usable)}
     try:
         state = _fetch_state_dict(*IMAGENET_WEIGHTS[name].split(":"))
     except WeightsUnavailableError as err:
@@ -127,6 +138,15 @@ def load_imagenet_weights(model: nn.Module, name: str, *, fallback: bool = False
     model.load_state_dict(usable, strict=False)
     return {"weights": IMAGENET_WEIGHTS[name], "fallback": False, "loaded_tensors": len(usable),
             "skipped": sorted(set(own) - set(usable))}
+
+
+def _reference_state(library: str, ident: str) -> dict:
+    """The state dict of the ImageNet model the weights are for, built without weights (call on the meta device)."""
+    if library == "torchvision":
+        return getattr(torchvision.models, ident.split("_Weights")[0].lower())().state_dict()
+    import timm
+
+    return timm.create_model(ident.split(".")[0], pretrained=False).state_dict()
 
 
 def _fetch_state_dict(library: str, ident: str) -> dict:

@@ -7,6 +7,7 @@ go to ``<notebook>@experiment-<hash>``, never over the notebook's own (``picseq_
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import torch
 
 from . import metrics, sources
 from .params import ParameterError, data_parameters, notebook_defaults, profile_parameters, validate
-from .paths import checkpoints_dir, figures_dir, project_root, safe_name
+from .paths import checkpoints_dir, claim_run, figures_dir, project_root, release_run, safe_name
 from .runtime import environment_info, seed_everything, select_device
 
 _BEFORE = "_picseq_names_before"
@@ -92,6 +93,9 @@ class Run:
         ok, _, executed, why = self._standing()
         if not ok:
             self.experiment = f"{self.notebook}@experiment-{sources.digest(metrics.jsonable(self.params), executed, length=8)}"
+            if claim_run(self.params["profile"], self.experiment) is not None:  # the same experiment, running too
+                self.experiment += f"-concurrent-{os.getpid()}"
+                claim_run(self.params["profile"], self.experiment)
             self.why = why
             print(f"[picseq] this run is an experiment ({why}): its figures, checkpoints and metrics are kept apart "
                   f"as {self.experiment}; the notebook's own results are untouched")
@@ -119,18 +123,22 @@ class Run:
 
     def record(self, name: str, value: Any, *, data: Any = None, recipe=None, used: dict | None = None,
                **context) -> dict:
-        """Write one metric with provenance (``data=`` an ImageData / Provenance / data-set name). A run of a
+        """Write one metric. Its data (provenance) is every data set this run has read so far, unless ``data=`` (an
+        ImageData / Provenance / data-set name) says which; the device and versions are the run's. A run of a
         seed's recipe passes ``recipe=`` (``picseq_utils.recipes``) and ``used=`` (every value it ran with): the
         differences from the seed are computed and recorded with the metric."""
         self.sync()
         if recipe is not None:
             context.update(recipe.record(used or {}))
-        if data is not None:
+        if data is None:
+            data = list(self.writer.content["data"])
+        else:
             data = [getattr(d, "provenance", d) for d in (data if isinstance(data, (list, tuple)) else [data])]
         return self.writer.record(name, value, data=data, **context)
 
     def use_data(self, data):
-        """Note a data set (ImageData or Provenance) in the metrics file; returns it unchanged."""
+        """Note a data set (ImageData or Provenance) in the metrics file; returns it unchanged. (A data set loaded
+        while the run is on is noted by itself.)"""
         self.sync()
         self.writer.add_data(getattr(data, "provenance", data))
         return data
@@ -182,6 +190,9 @@ class Run:
 
         self.sync()
         key = self.key()
+        from .data import provenance
+
+        provenance.ON_LOAD[:] = []  # data loaded from now on is not this run's
         self.writer.content["fits"] = metrics.jsonable(FIT_LOG)
         try:
             self.writer.content["source"] = {
@@ -190,6 +201,9 @@ class Run:
         except (OSError, ValueError, SyntaxError) as err:
             self.writer.content["source"] = {"as_notebook": False, "why": f"no notebook file: {err}"}
         path = self.writer.finish(key)
+        for held in (self.notebook + (f"@{self.writer.variant}" if self.writer.variant else ""), self.experiment):
+            if held:
+                release_run(self.params["profile"], held)
         print(f"metrics of this run: {path}")
         if key == self.notebook and self.params["profile"] in RESULT_PROFILES:
             print(f"committed record of this run: {write_result(self.writer.content)}")
@@ -221,7 +235,16 @@ def setup(notebook: str, namespace: dict, *, quiet: bool = False) -> Run:
     device = select_device(params["device"])
     env = environment_info(device)
     variant = run_variant(notebook, params)
+    holder = claim_run(params["profile"], notebook + (f"@{variant}" if variant else ""))
+    if holder is not None:  # the same notebook is running elsewhere: this run writes apart, never over it
+        variant = "_".join(filter(None, (variant, f"concurrent-{os.getpid()}")))
+        print(f"[picseq] {notebook} is being run by {holder}: this run's figures, checkpoints and metrics are kept "
+              f"apart as {notebook}@{variant}; the report keeps standing on that run's")
+        claim_run(params["profile"], f"{notebook}@{variant}")
     writer = metrics.MetricsWriter(notebook, params["profile"], params, env, variant)
+    from .data import provenance
+
+    provenance.ON_LOAD[:] = [writer.add_data]  # every data set loaded from here on is this run's
     if not quiet:
         print(f"{notebook} | profile {params['profile']} | seed {params['seed']} | device {env['device_name']} | "
               f"torch {env['torch']} | commit {env['git_commit']}"

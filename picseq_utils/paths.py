@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,3 +73,38 @@ def atomic_file(path: Path, mode: str = "wb", durable: bool = False):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: Run keys this process holds (a notebook's setup cell may run again in the same kernel).
+_HELD: dict[str, int] = {}
+
+
+def claim_run(profile: str, key: str) -> str | None:
+    """Take the lock of a run key (``reports/<profile>/metrics/.locks/<key>.lock``) for this process: None when it
+    is ours now, else who holds it ("process N, since ..."). Two runs of one notebook never write the same
+    checkpoints, figures or metrics at once; the lock goes with the process (or ``release_run``)."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks here (Windows): runs are not guarded against each other
+        return None
+    path = metrics_dir(profile) / ".locks" / f"{safe_name(key, 'run key')}.lock"
+    if str(path) in _HELD:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        return holder
+    os.ftruncate(fd, 0)
+    os.write(fd, f"process {os.getpid()}, since {time.strftime('%H:%M:%S')}".encode())
+    _HELD[str(path)] = fd
+    return None
+
+
+def release_run(profile: str, key: str) -> None:
+    fd = _HELD.pop(str(metrics_dir(profile) / ".locks" / f"{safe_name(key, 'run key')}.lock"), None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -69,30 +69,29 @@ def seed_comparison(runs: list[dict]) -> pd.DataFrame:
 
 
 def accuracy_and_time_table(runs: list[dict]) -> pd.DataFrame:
-    """Notebooks 04/05: each model's test accuracy beside its time to the target validation accuracy,
-    training seconds and images/s (what "better than the seeds" means for speed)."""
+    """Every model whose run recorded both its test accuracy (``test_acc_<key>``) and its training time
+    (``train_seconds_<key>``): the accuracy beside its time to the target validation accuracy, training seconds and
+    images/s (what "better than the seeds" means for speed)."""
     rows = []
     for run in runs:
-        if run["notebook"] not in ("04_vit_vs_resnet_cifar10", "05_vit_vs_resnet_cifar100_cutmix"):
-            continue
         by_name = {m["name"]: m for m in run.get("metrics", [])}
         for name, entry in by_name.items():
-            kind = name.removeprefix("test_acc_")
-            if kind == name or "_fraction_" in name or kind.startswith("seed003"):
+            key = name.removeprefix("test_acc_")
+            if key == name or f"train_seconds_{key}" not in by_name:
                 continue
-            tta = next((m for n, m in by_name.items() if n.startswith("seconds_to_val_") and n.endswith(f"pct_{kind}")),
+            tta = next((m for n, m in by_name.items() if n.startswith("seconds_to_val_") and n.endswith(f"pct_{key}")),
                        None)
             target = (tta or {}).get("context", {}).get("target")
             context = entry.get("context") or {}
             rows.append({
-                "notebook": run["notebook"], "model": kind,
+                "notebook": run["notebook"], "model": key,
                 "test accuracy": _with_std(entry.get("value"), context, "accuracy"),
                 "seeds": context.get("n"),
                 "time to target": "-" if tta is None else (
                     f"{tta['value']:.1f} s to {target:.0%}" if tta.get("value") is not None
                     else f"not reached ({target:.0%})"),
-                "train s": _format((by_name.get(f"train_seconds_{kind}") or {}).get("value"), "s"),
-                "images/s": _format((by_name.get(f"images_per_s_{kind}") or {}).get("value"), None),
+                "train s": _format(by_name[f"train_seconds_{key}"].get("value"), "s"),
+                "images/s": _format((by_name.get(f"images_per_s_{key}") or {}).get("value"), None),
                 "provenance": _provenance_label(entry),
                 "device": run.get("environment", {}).get("device_name", "-"),
             })

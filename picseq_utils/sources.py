@@ -76,15 +76,22 @@ def data_digest(provenance: dict) -> str:
     return files_digest(provenance.get("path", "")) or digest(provenance.get("path"), provenance.get("origin"))
 
 
-def _is_injection(source: str, names: Iterable[str]) -> bool:
-    """papermill's injected-parameters cell: only ``name = literal`` lines for parameter names."""
+def _is_injection(source: str, names: Iterable[str], annotated: bool = False) -> bool:
+    """papermill's injected-parameters cell: only ``name = literal`` lines for parameter names (``annotated``: also
+    ``name: Type = literal`` lines, as the parameters cell itself has)."""
     try:
         body = ast.parse(source).body
     except SyntaxError:
         return False
     names = set(names)
-    return bool(body) and all(isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
-                              and n.targets[0].id in names for n in body)
+
+    def assigns(n) -> bool:
+        if isinstance(n, ast.AnnAssign):
+            return annotated and isinstance(n.target, ast.Name) and n.target.id in names
+        return (isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+                and n.targets[0].id in names)
+
+    return bool(body) and all(assigns(n) for n in body)
 
 
 def executed_cells(namespace: dict | None) -> list[str] | None:
@@ -116,7 +123,7 @@ def follows_notebook(executed: Sequence[str] | None, cells: Sequence[str], param
     for source in executed:
         if j < len(cells) and source == cells[j]:
             j += 1
-        elif j > 0 and _is_injection(source, names) and _is_injection(cells[j - 1], names):
+        elif j > 0 and _is_injection(source, names) and _is_injection(cells[j - 1], names, annotated=True):
             continue
         else:
             return False, j

@@ -3,6 +3,7 @@ schedule, bf16 where native, checkpoints every epoch; every random draw of epoch
 so a resumed deterministic CPU run reproduces the uninterrupted history)."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -176,6 +177,10 @@ def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
              amp: str = "auto", channels_last="auto") -> dict:
     """Accuracy and mean cross-entropy (no smoothing) over a loader; right for LogSoftmax models too (idempotent)."""
+    from . import planning
+
+    if planning.ACTIVE is not None:  # a cost plan: counted, not computed
+        return planning.ACTIVE.evaluate(model, loader)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     channels_last = use_channels_last(model, device, channels_last)
     was_training = model.training
@@ -195,6 +200,33 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
     correct = outputs.argmax(1) == hard  # per item: an interval can then cover the test set's sampling too
     return {"loss": nn.functional.cross_entropy(outputs, targets).item(),
             "accuracy": Accuracy(correct.float().mean().item(), correct.numpy()), "n": len(targets)}
+
+
+@torch.no_grad()
+def infer(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.device | str | None = None,
+          amp: str = "auto") -> torch.Tensor:
+    """``model``'s outputs for every batch, concatenated on the CPU as float32 (eval mode, no gradients, bf16 where
+    native): the forward-only passes of a notebook (cached embeddings, frozen features). Counted in a cost plan."""
+    from . import planning
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        if planning.ACTIVE is not None:  # a cost plan: one batch on the meta device gives shapes and FLOPs
+            batches = list(batches)
+            n = sum(len(b) for b in batches)
+            planning.ACTIVE.forward(model, batches[0], n, "infer")
+            with torch.device("meta"):
+                shape = copy.deepcopy(model).to("meta")(batches[0][:1].to("meta", torch.float32)).shape[1:]
+            return torch.zeros(n, *shape)
+        outputs = []
+        for x in batches:
+            with autocast_for(device, amp):
+                outputs.append(model(x.to(device)).float().cpu())
+        return torch.cat(outputs)
+    finally:
+        model.train(was_training)
 
 
 @dataclass
@@ -219,9 +251,11 @@ class FitResult:
 
 
 def fingerprint(model: nn.Module, config: FitConfig, train_loader, extra: dict | None = None) -> str:
-    """A hash of what makes two runs the same run: model shapes, configuration, data size."""
+    """A hash of what makes two runs the same run: model shapes, configuration, data size and what the training
+    loader does to the data (its ``pipeline()``, where it says)."""
     shapes = [(n, list(p.shape), p.requires_grad) for n, p in model.named_parameters()]
-    content = {"model": type(model).__name__, "shapes": shapes, "config": asdict(config),
+    pipeline = train_loader.pipeline() if hasattr(train_loader, "pipeline") else None
+    content = {"model": type(model).__name__, "shapes": shapes, "config": asdict(config), "pipeline": pipeline,
                "steps_per_epoch": len(train_loader),
                "samples": getattr(train_loader, "num_samples", None) or len(getattr(train_loader, "dataset", []) or []),
                "extra": extra or {}}
@@ -243,6 +277,13 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     With ``checkpoint_dir`` a checkpoint is written after every epoch and ``resume=True`` continues
     from the newest one of the same configuration (a finished run returns at once).
     """
+    from . import planning
+
+    if planning.ACTIVE is not None:  # a cost plan: counted, not trained
+        FitConfig(epochs=epochs, lr=float(lr), optimizer=optimizer, schedule=schedule)  # the same checks
+        return planning.ACTIVE.fit(model, train_loader, val_loader, epochs=epochs, lr=lr, compile=compile,
+                                   loss_fn=loss_fn or nn.CrossEntropyLoss(label_smoothing=label_smoothing),
+                                   desc=desc, checkpoint_dir=checkpoint_dir)
     config = FitConfig(epochs=epochs, lr=float(lr), optimizer=optimizer, weight_decay=float(weight_decay),
                        momentum=float(momentum), schedule=schedule, warmup_epochs=float(warmup_epochs),
                        min_lr_ratio=float(min_lr_ratio), milestones=tuple(milestones), gamma=float(gamma),

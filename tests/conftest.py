@@ -16,7 +16,12 @@ def tmp_project(tmp_path, monkeypatch):
     """Point every generated folder (reports, figures, checkpoints, data) at a temporary project root."""
     from picseq_utils import paths
 
-    (tmp_path / "notebooks").mkdir()
+    import shutil
+
+    # the notebooks declare their parameters (and the seed tables sit beside them): copies, never links, so a
+    # test that edits one in its project leaves this checkout's untouched
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks",
+                    ignore=lambda _, names: [n for n in names if not n.endswith((".ipynb", ".seeds.yaml"))])
     (tmp_path / "params").mkdir()
     monkeypatch.setattr(paths, "ROOT_OVERRIDE", tmp_path)
     return tmp_path

@@ -1,50 +1,22 @@
-"""The GPU cost plan (benchmarks/cost.py): plans for every notebook and profile, a value computed by hand, FLOPs
-checked against an independent derivation, the gpu profile within one H100-hour, and --check catching a run that
-disagrees with its plan."""
+"""The GPU cost plan, made by the notebooks themselves (picseq_utils.planning, benchmarks/cost.py): a value computed
+by hand, FLOPs checked against an independent derivation, a loop a learner adds costed with no other edit, and
+--check catching a run that disagrees with its plan."""
 from __future__ import annotations
 
 import io
 import json
 
+import nbformat
 import pytest
+import torch
 
 from benchmarks import cost
-from picseq_utils.params import NOTEBOOK_SCHEMAS, PROFILES, load_profile, schema_for
+from notebook_runner import ROOT
+from picseq_utils.params import load_profile, profile_parameters, schema_for
+from picseq_utils.planning import Plan, planning, scratch_project
 
 TRAINING_NOTEBOOKS = ("02_resnet_embedded_transformer", "03_vit_anatomy", "04_vit_vs_resnet_cifar10",
                       "05_vit_vs_resnet_cifar100_cutmix", "06_idmm_small_data_pretraining")
-
-
-def test_every_notebook_has_a_plan_in_every_profile():
-    assert set(cost.PLANS) == set(NOTEBOOK_SCHEMAS)
-    for profile in PROFILES:
-        for notebook in NOTEBOOK_SCHEMAS:
-            works = cost.plan(profile, notebook)
-            assert isinstance(works, list), (profile, notebook)
-            assert all(w.images >= 0 and w.forward >= 0 for w in works), (profile, notebook)
-            if notebook in TRAINING_NOTEBOOKS:  # every training notebook trains in every profile
-                assert sum(w.images for w in works) > 0 and sum(w.fits for w in works) > 0, (profile, notebook)
-            else:
-                assert sum(w.images for w in works) == 0, (profile, notebook)
-
-
-def test_notebook_04_in_full_by_hand():
-    # CIFAR-10: 5,000 training images per class; val_fraction 0.1 carves 500 per class -> 45,000 training images.
-    train, val, test = 45_000, 5_000, 10_000
-    sweep = (2 * 2 + 2 * 2) * 30 * train  # resnet 2 lrs x 2 wds + vit 2 x 2, 30 sweep epochs on the whole split
-    headline = 3 * 3 * 200 * train  # 3 seeds x (resnet18, vit, imagenet-stem control) x 200 epochs
-    data_size = 4 * 2 * 200 * train  # fractions 0.05 / 0.1 / 0.25 / 0.5 (1.0 = headline) x 2 families, tiled
-    seed003 = 2 * 25 * train + 2 * 45 * train  # ResNet-18 25 epochs and ViT-B/16 45, from scratch and ImageNet
-    works = cost.plan("full", "04_vit_vs_resnet_cifar10")
-    assert sweep == 10_800_000
-    assert sum(w.images for w in works) == sweep + headline + data_size + seed003 == 170_100_000
-    assert sum(w.fits for w in works) == 8 + 9 + 8 + 4
-    # validation after every epoch of every fit, and the test split once per headline, data-size and seed-003 model
-    epochs = 8 * 30 + 9 * 200 + 8 * 200 + 2 * 25 + 2 * 45
-    assert sum(w.forward for w in works) == epochs * val + (9 + 8 + 4) * test
-    # the sweep alone: one more sweep epoch adds the 8 grid points' 45,000 images
-    longer = {**cost.params_for("full", "04_vit_vs_resnet_cifar10"), "sweep_epochs": 31}
-    assert sum(w.images for w in cost.plan("full", "04_vit_vs_resnet_cifar10", longer)) - 170_100_000 == 8 * train
 
 
 def resnet18_cifar_macs(classes: int = 10) -> int:
@@ -59,25 +31,43 @@ def resnet18_cifar_macs(classes: int = 10) -> int:
 
 
 def test_resnet18_flops_match_an_independent_derivation():
-    # CIFAR stem, exact: a training step is 3x the forward pass, less the stem's input gradient (images need none).
-    cifar = cost.resnet("cifar", 64, 32, 10)
-    macs = resnet18_cifar_macs()
-    assert cost.flops_per_image(cifar, False) == pytest.approx(2 * macs, rel=1e-3)
-    assert cost.flops_per_image(cifar, True) == pytest.approx(2 * (3 * macs - 3 * 3 * 3 * 64 * 32 * 32), rel=1e-3)
-    # ImageNet stem, from torchvision's documented 1.814 G(multiply-adds) at 224 px: from 224 to 32 px every feature
-    # map shrinks 7x per side, so the convolutions cost 49x less; the classifier (512 x 1000) does not scale.
-    import torchvision
+    from picseq_utils.models import build_model
 
-    documented = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["_ops"] * 1e9
-    forward_32 = 2 * ((documented - 512 * 1000) / 49 + 512 * 10)  # FLOPs = 2 x MACs
-    imagenet = cost.resnet("imagenet", 64, 32, 10)
-    assert cost.flops_per_image(imagenet, False) == pytest.approx(forward_32, rel=0.01)
-    assert cost.flops_per_image(imagenet, True) == pytest.approx(3 * forward_32, rel=0.03)
+    model, x = build_model("resnet18_cifar", 10), torch.zeros(2, 3, 32, 32)
+    plan, macs = Plan("test"), resnet18_cifar_macs()
+    assert plan.per_sample(model, x, train=False) == pytest.approx(2 * macs, rel=1e-3)
+    # a training step: 3x the forward pass, less the stem's input gradient (images need none)
+    assert plan.per_sample(model, x, train=True) == pytest.approx(2 * (3 * macs - 3 * 3 * 3 * 64 * 32 * 32), rel=1e-3)
 
 
-def test_gpu_profile_fits_in_one_h100_hour():
-    assert cost.total_seconds("gpu") <= 3600
-    assert cost.total_seconds("full") > 3600  # the reason the gpu profile exists
+def test_attention_flops_are_counted_on_the_meta_device():
+    # timm's fused attention on the CPU is a kernel FlopCounterMode does not count; on the meta device it is.
+    from picseq_utils.models import build_model
+
+    model = build_model("vit_cifar", 10, image_size=32, patch_size=4, dim=320, depth=9, heads=5)
+    per_image = Plan("test").per_sample(model, torch.zeros(2, 3, 32, 32), train=False)
+    tokens, dim = 65, 320
+    attention = 9 * 2 * 2 * tokens * tokens * dim  # q k^T and attn v, per block
+    linear = 9 * 2 * tokens * (4 * dim * dim + 8 * dim * dim)  # qkv + proj, and the 4x MLP
+    assert per_image == pytest.approx(attention + linear + 2 * 64 * 48 * dim + 2 * dim * 10, rel=0.01)
+
+
+@pytest.mark.timeout(600)
+def test_notebook_04_in_full_by_hand():
+    """The plan the notebook makes of itself equals the count by hand (on CIFAR-10's real sizes, as zeros here)."""
+    # CIFAR-10: 5,000 training images per class; val_fraction 0.1 carves 500 per class -> 45,000 training images.
+    train, val, test = 45_000, 5_000, 10_000
+    sweep = (2 * 2 + 2 * 2) * 30 * train  # resnet 2 lrs x 2 wds + vit 2 x 2, 30 sweep epochs on the whole split
+    headline = 3 * 3 * 200 * train  # 3 seeds x (resnet18, vit, imagenet-stem control) x 200 epochs
+    data_size = 4 * 2 * 200 * train  # fractions 0.05 / 0.1 / 0.25 / 0.5 (1.0 = headline) x 2 families, tiled
+    seed003 = 2 * 25 * train + 2 * 45 * train  # ResNet-18 25 epochs and ViT-B/16 45, from scratch and ImageNet
+    works = cost.plan("full", only=["04_vit_vs_resnet_cifar10"])["04_vit_vs_resnet_cifar10"]
+    fits = [w for w in works if w.fit]
+    assert sum(w.train_images for w in fits) == sweep + headline + data_size + seed003 == 170_100_000
+    assert len(fits) == 8 + 9 + 8 + 4
+    # validation after every epoch of every fit, and the test split once per headline, data-size and seed-003 model
+    epochs = 8 * 30 + 9 * 200 + 8 * 200 + 2 * 25 + 2 * 45
+    assert sum(w.forward_images for w in works) == epochs * val + (9 + 8 + 4) * test
 
 
 def test_gpu_profile_overrides_only_known_parameters():
@@ -87,32 +77,82 @@ def test_gpu_profile_overrides_only_known_parameters():
         unknown = set(values) - set(schema_for(notebook).params)
         assert not unknown, (notebook, unknown)
     for notebook in TRAINING_NOTEBOOKS:  # the real data sets, as in full
-        params = cost.params_for("gpu", notebook)
+        params = profile_parameters("gpu", notebook)
         assert params.get("data_source", "real") == "real" and params["profile"] == "gpu", notebook
 
 
-def fabricated(tmp_path, notebook: str, fits: list[dict]):
-    """A metrics file of the smoke profile with these fits, recorded with the smoke parameters."""
-    folder = tmp_path / "smoke" / "metrics"
-    folder.mkdir(parents=True, exist_ok=True)
-    content = {"notebook": notebook, "profile": "smoke", "parameters": cost.params_for("smoke", notebook),
-               "data": {}, "weights": {}, "fits": fits}
-    (folder / f"{notebook}.json").write_text(json.dumps(content))
+def prepared(project, notebook, edit=None):
+    """``project`` with the notebook (``edit``: a function changing its cells, as a learner would and save), its
+    seed tables and params/ copied in."""
+    import shutil
+
+    for path in (ROOT / "notebooks").glob("*.seeds.yaml"):
+        shutil.copy(path, project / "notebooks")
+    shutil.copytree(ROOT / "params", project / "params", dirs_exist_ok=True)
+    book = nbformat.read(str(ROOT / "notebooks" / f"{notebook}.ipynb"), as_version=4)
+    if edit is not None:
+        edit(book)
+    nbformat.write(book, str(project / "notebooks" / f"{notebook}.ipynb"))
 
 
-def test_check_passes_a_run_that_matches_and_fails_one_that_does_not(tmp_path):
+def run_and_check(project, notebook, params) -> tuple[dict, int, str]:
+    """Run the notebook file of ``project`` in this process; its record, and the cost check of it."""
+    from picseq_utils.inprocess import run_cells
+
+    record = json.loads(run_cells(notebook, params)["run"].writer.path.read_text())
+    out = io.StringIO()
+    return record, cost.compare_runs("smoke", {notebook: record}, out), out.getvalue()
+
+
+@pytest.mark.timeout(600)
+def test_a_variant_added_to_02_is_costed_with_no_other_edit(tmp_project):
+    """"Try this" 1 of notebook 02, done as written and saved: one more ablation variant. Nothing else is edited; the
+    plan the edited notebook makes of itself still matches what it trained."""
+    def add_variant(book):
+        cell = next(c for c in book.cells if c.source.startswith("variants = {"))
+        cell.source = cell.source.replace('"RoPE, mean-pool head": dict(head="mean"),',
+                                          '"RoPE, mean-pool head": dict(head="mean"),\n'
+                                          '    "learned positions, mean head": dict(position="learned", head="mean"),')
+
+    prepared(tmp_project, "02_resnet_embedded_transformer", add_variant)
+    tiny = dict(device="cpu", n_clips=8, frame_size=32, copies=2, folds=2, ablation_folds=1, epochs=1, batch_size=8,
+                imagenet_weights=False, recipe_clips=4, recipe_copies=1, recipe_epochs=1, speed_epochs=1, speed_clips=4)
+    record, code, text = run_and_check(tmp_project, "02_resnet_embedded_transformer", tiny)
+    assert code == 0, text
+    assert any("learned positions, mean head" in m["name"].replace("_", " ") or
+               "learned_positions__mean_head" in m["name"] for m in record["metrics"]), "the variant ran"
+
+
+@pytest.mark.timeout(600)
+def test_a_sweep_point_added_to_04_is_costed_with_no_other_edit(tmp_project, small_cifar_root):
+    prepared(tmp_project, "04_vit_vs_resnet_cifar10")
+    params = dict(device="cpu", data_source="standin", data_root=str(small_cifar_root), train_limit=200,
+                  test_limit=100, resnet_width=4, vit_dim=16, vit_depth=1, vit_heads=2, vit_patch=8, epochs=1,
+                  sweep_epochs=1, seeds=1, data_fractions=[1.0], seed003_recipe=False, imagenet_stem_control=False,
+                  resnet_lrs=[0.002, 0.004, 0.008], vit_lrs=[0.002, 0.004, 0.008])  # a third point for each
+    record, code, text = run_and_check(tmp_project, "04_vit_vs_resnet_cifar10", params)
+    assert code == 0, text
+    assert len([f for f in record["fits"] if f["desc"].startswith("sweep_")]) == 6
+
+
+def test_check_fails_a_run_that_trained_otherwise_than_its_plan(tmp_path, monkeypatch):
+    from picseq_utils.planning import Work
+
     notebook = "04_vit_vs_resnet_cifar10"
-    works = [w for w in cost.plan("smoke", notebook) if w.fits]
-    fits = [{"desc": f"fit {i}", "samples_per_epoch": w.images // w.epochs, "epochs": w.epochs, "seconds": 1.0}
-            for i, w in enumerate(works)]
-    fabricated(tmp_path, notebook, fits)
+    works = [Work("a", "m", train_images=100, epochs=2), Work("b", "m", train_images=300, epochs=3)]
+    monkeypatch.setattr(cost, "plan", lambda profile, only=None, records=None: {notebook: works})
+    folder = tmp_path / "smoke" / "metrics"
+    folder.mkdir(parents=True)
+    record = {"notebook": notebook, "profile": "smoke", "parameters": {}, "weights": {},
+              "fits": [{"desc": "a", "samples_per_epoch": 50, "epochs": 2}, {"desc": "b", "samples_per_epoch": 100,
+                                                                             "epochs": 3}]}
+    (folder / f"{notebook}.json").write_text(json.dumps(record))
     out = io.StringIO()
     assert cost.check("smoke", out=out, reports=tmp_path) == 0, out.getvalue()
-    fits[0]["epochs"] += 5  # one run trained longer than the plan says
-    fabricated(tmp_path, notebook, fits)
+    record["fits"][0]["epochs"] = 7  # one run trained longer than the plan says
+    (folder / f"{notebook}.json").write_text(json.dumps(record))
     out = io.StringIO()
-    assert cost.check("smoke", out=out, reports=tmp_path) == 1
-    assert "DIFFERS" in out.getvalue() and notebook in out.getvalue()
+    assert cost.check("smoke", out=out, reports=tmp_path) == 1 and "DIFFERS" in out.getvalue()
 
 
 def test_check_with_nothing_run_is_not_a_pass(tmp_path):
@@ -133,36 +173,19 @@ def test_throughput_reads_a_measured_gpu_file(tmp_path, monkeypatch):
     assert cost.throughput()[0] == cost.ASSUMED_FLOPS
 
 
-def test_flops_are_counted_on_the_meta_device_with_attention():
-    # timm's fused attention on the CPU is a kernel FlopCounterMode does not count; on the meta device it is.
-    model = cost.vit(32, 4, 320, 9, 5, 10)
-    per_image = cost.flops_per_image(model, False)
-    tokens, dim = 65, 320
-    attention = 9 * 2 * 2 * tokens * tokens * dim  # q k^T and attn v, per block
-    linear = 9 * 2 * tokens * (4 * dim * dim + 8 * dim * dim)  # qkv + proj, and the 4x MLP
-    assert per_image == pytest.approx(attention + linear + 2 * 64 * 48 * dim + 2 * dim * 10, rel=0.01)
+def test_a_plan_counts_and_writes_nothing_into_the_checkout():
+    """In plan mode nothing trains: fit returns at once with a placeholder history, and the scratch project takes
+    every report, figure and checkpoint."""
+    from picseq_utils import paths
+    from picseq_utils.data import TensorLoader
+    from picseq_utils.train import fit
 
-
-def test_the_check_plans_with_what_the_run_recorded():
-    # 03 in full trains no ViT of its own when notebook 04's is there (the report runs 04 first); a run that found
-    # none trained one (its metrics say "trained here"), and the check plans that run.
-    p03 = cost.params_for("full", "03_vit_anatomy")
-    default = cost.plan("full", "03_vit_anatomy", p03)
-    trained = cost.plan("full", "03_vit_anatomy", p03, cost.facts_from(
-        {"weights": {"inspected ViT": {"weights": "trained here"}}}))
-    assert sum(w.fits for w in trained) == sum(w.fits for w in default) + 1
-    # 04: seed 003's ImageNet runs happen only where the weights loaded; and the data sizes the run saw are used
-    p04 = cost.params_for("full", "04_vit_vs_resnet_cifar10")
-    fallback = {"fallback": True}
-    offline = cost.facts_from({"weights": {"seed003 resnet18": fallback, "seed003 vit_b16": fallback},
-                               "data": {"CIFAR-10": {"n_train": 600, "n_test": 200}}})
-    works = cost.plan("full", "04_vit_vs_resnet_cifar10", p04, offline)
-    assert sum(w.fits for w in works) == 8 + 9 + 8 + 2
-    assert max(w.images // w.epochs for w in works if w.fits) == 540  # 600 less a 10 % validation split
-
-
-def test_makefile_prints_the_estimate_before_the_report_and_never_fails_it():
-    makefile = (cost.ROOT / "Makefile").read_text()
-    assert "\ncost: $(STAMP)\n\t$(PY) -m benchmarks.cost --profile $(PROFILE)\n" in makefile
-    report = makefile.split("\nreport: $(STAMP)\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert "-m benchmarks.cost --profile $(PROFILE) ||" in report[0] and "picseq_utils.report" in report[1]
+    with scratch_project() as root, planning("x") as plan:
+        assert paths.project_root() == root
+        model = torch.nn.Linear(4, 2)
+        before = [p.clone() for p in model.parameters()]
+        loader = TensorLoader(torch.zeros(10, 4), torch.zeros(10, dtype=torch.long), 5)
+        result = fit(model, loader, loader, epochs=3, lr=0.1, checkpoint_dir=root / "checkpoints" / "x")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())), "nothing trained"
+    assert len(result.history) == 3 and (plan.works[0].train_images, plan.works[0].forward_images) == (30, 30)
+    assert not root.exists(), "the scratch project is gone"

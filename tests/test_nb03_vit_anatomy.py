@@ -140,8 +140,11 @@ def test_zeroed_position_embeddings_leave_no_layout_to_find(tmp_project):
 def _fake_notebook04(project, patch=8, dim=16, depth=1, heads=2, pool="avg"):
     """Notebook 04's parameters cell as notebook 03 reads it (the other parameters do not matter here)."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(f"vit_patch = {patch}\nvit_dim = {dim}\nvit_depth = {depth}\n"
-                                          f"vit_heads = {heads}\nvit_pool = {pool!r}", metadata={"tags": ["parameters"]})]
+    cell = ('profile: Profile = "smoke"\nseed: Seed = 0\ndevice: Device = "auto"\n'
+            f"# patch\nvit_patch: Int(1) = {patch}\n# width\nvit_dim: Int(1) = {dim}\n# blocks\n"
+            f"vit_depth: Int(1) = {depth}\n# heads\nvit_heads: Int(1) = {heads}\n"
+            f'# pooling\nvit_pool: Choice("avg", "token") = {pool!r}')
+    nb.cells = [nbformat.v4.new_code_cell(cell, metadata={"tags": ["parameters"]})]
     nbformat.write(nb, str(project / "notebooks" / "04_vit_vs_resnet_cifar10.ipynb"))
     return dict(vit_patch=patch, vit_dim=dim, vit_depth=depth, vit_heads=heads, vit_pool=pool)
 

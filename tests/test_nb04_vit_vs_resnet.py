@@ -116,15 +116,19 @@ def test_train_model_is_deterministic_and_resumes_only_the_same_pipeline(tmp_pat
     assert 0 <= lesson.test_accuracy(changed.model, data.test, mean=mean, std=std, device="cpu") <= 1
 
 
-def test_schema_rejects_unequal_budgets_a_patch_that_does_not_divide_and_bad_seed003_sizes():
-    p = defaults()
-    with pytest.raises(ParameterError, match="sweep budgets differ"):
-        validate(NB, {**p, "vit_lrs": [0.001]})
-    with pytest.raises(ParameterError, match="vit_patch=3 must divide the 8-px images of digits"):
-        validate(NB, {**p, "dataset": "digits", "vit_patch": 3, "vit_dim": 64})
-    assert validate(NB, {**p, "dataset": "digits", "vit_patch": 2})["dataset"] == "digits"
-    with pytest.raises(ParameterError, match="multiple of ViT-B/16's patch size 16"):
-        validate(NB, {**p, "seed003_image_size": 40})
+@pytest.mark.timeout(300)
+def test_the_notebooks_visible_checks_stop_unequal_budgets_a_patch_that_does_not_divide_and_bad_seed003_sizes(
+        tmp_project, small_cifar_root):
+    """The cross-parameter rules sit in the cells where they apply (not in a schema): each stops the run there."""
+    with pytest.raises(AssertionError, match="unequal tuning budgets"):
+        run_notebook(NB, tiny(small_cifar_root, vit_lrs=[0.001]), project=tmp_project)
+    with pytest.raises(ValueError, match="vit_patch=3 must divide the 8-px images"):
+        run_notebook(NB, tiny(small_cifar_root, dataset="digits", data_source="auto", vit_patch=3, vit_dim=64),
+                     project=tmp_project)
+    with pytest.raises(AssertionError, match="seed003_image_size=40 must be a multiple of 16"):
+        run_notebook(NB, tiny(small_cifar_root, seed003_image_size=40, seeds=1, data_fractions=[1.0],
+                              imagenet_stem_control=False, epochs=1), project=tmp_project)
+    assert validate(NB, {**defaults(), "dataset": "digits", "vit_patch": 2})["dataset"] == "digits"
 
 
 @pytest.mark.timeout(180)
@@ -165,10 +169,11 @@ def test_notebook_records_the_reports_metrics_and_seed_003s_recipe(tmp_project, 
 def test_a_width_reassigned_after_setup_changes_the_next_run(tmp_project, small_cifar_root):
     params = tiny(small_cifar_root, seed003_recipe=False, imagenet_stem_control=False, seeds=1, data_fractions=[1.0])
     ns = run_notebook(NB, params, project=tmp_project, stop_after="recipe")
-    before = count_parameters(ns["new_model"]("vit"))
+    study = ns["study"]
+    before = count_parameters(ns["new_model"](study, "vit"))
     ns["vit_dim"] = 32  # a learner's edit in a later cell
-    assert count_parameters(ns["new_model"]("vit")) > before
-    result = ns["picseq_run"]("vit", 0.001, 0.05, 1)
+    assert count_parameters(ns["new_model"](study, "vit")) > before
+    result = ns["picseq_run"](study, "vit", 0.001, 0.05, 1)
     assert result.model.pos_embed.shape[-1] == 32
     ns["run"].record("probe", 1.0)  # the next record notices the change and records it
     assert ns["run"].params["vit_dim"] == 32

@@ -144,7 +144,7 @@ def test_a_run_that_is_not_the_notebook_is_an_experiment_and_never_replaces_its_
     assert own_path.name == "00_data_tour.json" and json.loads(own_path.read_text())["source"]["as_notebook"]
 
     edited = as_notebook(tmp_project)
-    edited["_picseq_executed"][1] = edited["_picseq_executed"][1].replace("samples_per_class = 4", "samples_per_class = 2")
+    edited["_picseq_executed"][1] = edited["_picseq_executed"][1].replace("size=True) = 4", "size=True) = 2")
     run = nb.setup("00_data_tour", edited, quiet=True)
     assert run.key().startswith("00_data_tour@experiment-") and "changed or run out of order" in run.why
     run.record("x", 2)

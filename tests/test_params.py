@@ -1,9 +1,10 @@
-"""Parameter validation: unknown names, types, ranges, cross-checks, profile files, notebooks' schemas.
+"""Parameters declared once, in each notebook's parameters cell: the schema derived from it, validation (unknown
+names, types, ranges), profile files.
 
-Bad parameters tried here: 24 - a typo'd name, epochs 0 / 2.5 / True, batch size 0, fractions 0 / 1.5 /
-a list item 2.0, an unknown model and profile, lr NaN and 0, a patch size that does not divide the image,
-devices 'gpu' and 'cuda:x', an empty and a blank data_root, a missing name with two other problems at once,
-an unknown notebook and profile, two malformed profile files, an unknown photo in notebooks 01 and 03.
+Bad parameters tried here: a typo'd name, epochs 0 / 2.5 / True, batch size 0, fractions 0 / 1.5 / a list item
+2.0, an unknown model and profile, lr NaN and 0, devices 'gpu' and 'cuda:x', an empty and a blank data_root, a
+missing name with two other problems at once, an unknown notebook and profile, two malformed profile files, an
+unknown photo in notebooks 01 and 03, a parameter without a type, without help, or with an unknown type.
 (What papermill injects into a real notebook: test_notebook_setup.py and test_report.py.)"""
 from pathlib import Path
 
@@ -17,17 +18,28 @@ from picseq_utils.params import ParameterError
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
-SPEC = P.schema({
-    "epochs": P.Int("epochs", min=1),
-    "batch_size": P.Int("batch", min=1),
-    "lr": P.Float("learning rate", min=0, min_exclusive=True),
-    "fraction": P.Fraction("share of the data"),
-    "model": P.Str("model", choices=("resnet18_cifar", "vit_cifar")),
-    "fractions": P.List(P.Fraction()),
-    "image_size": P.Int(min=8),
-    "patch_size": P.Int(min=1),
-    "data_root": P.DataRoot(),
-}, P.divides("image_size", "patch_size"))
+SPEC = P.schema_of("""
+profile: Profile = "smoke"
+seed: Seed = 0
+device: Device = "cpu"
+# epochs
+epochs: Int(1) = 2
+# batch
+batch_size: Int(1) = 8
+# learning rate
+lr: Float(above=0) = 0.001
+# share of the data
+fraction: Fraction() = 0.5
+# model
+model: Choice("resnet18_cifar", "vit_cifar") = "vit_cifar"
+# shares
+fractions: List(Fraction()) = [0.25, 1.0]
+# image size
+image_size: Int(8) = 32
+# patch size
+patch_size: Int(1) = 4
+data_root: DataRoot = "data"
+""")
 GOOD = dict(profile="smoke", seed=0, device="cpu", epochs=2, batch_size=8, lr=1e-3, fraction=0.5,
             model="vit_cifar", fractions=[0.25, 1.0], image_size=32, patch_size=4, data_root="data")
 
@@ -53,7 +65,6 @@ def test_valid_values_pass_and_numbers_are_normalised():
     ({"profile": "huge"}, "valid: 'smoke', 'cpu', 'gpu', 'full', 'rehearsal'"),
     ({"lr": float("nan")}, "must be a finite number"),
     ({"lr": 0.0}, "must be > 0"),
-    ({"patch_size": 5}, "patch_size=5 must divide image_size=32"),
     ({"device": "gpu"}, "'device' = 'gpu' is not valid; expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
     ({"device": "cuda:x"}, "'device' = 'cuda:x' is not valid"),
     ({"data_root": ""}, "'data_root' = '' is not valid; expected a non-empty path"),
@@ -76,9 +87,20 @@ def test_missing_and_several_problems_are_reported_together():
     assert "3 parameter problem(s)" in text and "missing parameter(s) 'seed'" in text and "'typo'" in text
 
 
-def test_schema_requires_the_common_parameters():
-    with pytest.raises(TypeError):
-        P.Schema({"epochs": P.Int()})
+def test_a_schema_is_declared_in_the_parameters_cell_with_type_range_and_help():
+    assert SPEC.params["lr"].doc == "learning rate" and SPEC.params["lr"].min_exclusive
+    assert SPEC.params["data_root"].data and "data folder" in SPEC.params["data_root"].doc
+    with pytest.raises(ParameterError, match="declares profile, seed, device"):
+        P.schema_of("# epochs\nepochs: Int(1) = 2")
+    common = 'profile: Profile = "smoke"\nseed: Seed = 0\ndevice: Device = "cpu"\n'
+    with pytest.raises(ParameterError, match="'epochs' has no type"):
+        P.schema_of(common + "# epochs\nepochs = 2")
+    with pytest.raises(ParameterError, match="'epochs' has no help"):
+        P.schema_of(common + "epochs: Int(1) = 2")
+    with pytest.raises(ParameterError, match="not one of picseq's parameter types"):
+        P.schema_of(common + "# epochs\nepochs: Integer(1) = 2")
+    with pytest.raises(ValueError, match="must be a literal"):
+        P.schema_of(common + "# epochs\nepochs: Int(1) = 1 + 1")
 
 
 def test_unknown_notebook_and_profile_are_rejected_with_the_valid_names():
@@ -99,9 +121,10 @@ def test_profile_file_shape_is_checked(tmp_path):
         P.profile_parameters("smoke", "99_report", tmp_path)
 
 
-def test_every_notebook_has_a_schema_and_every_schema_a_notebook():
-    assert {p.stem for p in NOTEBOOKS} == set(P.NOTEBOOK_SCHEMAS)
-    assert {f"s{n[:2]}" for n in P.NOTEBOOK_SCHEMAS} == {p.stem for p in (ROOT / "picseq_utils/schemas").glob("s*.py")}
+def test_every_notebook_declares_its_parameters():
+    assert P.notebook_names() == tuple(p.stem for p in NOTEBOOKS)
+    for name in P.notebook_names():
+        assert set(P.COMMON) <= set(P.schema_for(name).params)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -109,7 +132,7 @@ def test_notebook_parameters_cell_matches_its_schema_and_defaults_validate(path)
     nb = nbformat.read(str(path), as_version=4)
     defaults = parameters_cell(nb)
     spec = P.schema_for(path.stem)
-    assert set(defaults) == set(spec.params), f"{path.name}: parameters cell and schema differ"
+    assert set(defaults) == set(spec.params) and all(p.doc for p in spec.params.values())
     assert defaults["profile"] == "smoke", "a notebook's defaults are the smoke profile"
     P.validate(path.stem, defaults)
     setup_calls = [c for c in nb.cells if c.cell_type == "code" and f'nb.setup("{path.stem}", globals())' in c.source]
@@ -166,7 +189,7 @@ def test_the_rehearsal_changes_only_sizes_of_the_full_profile_and_covers_every_n
         spec = P.schema_for(notebook).params
         not_sizes = sorted(name for name in values if not spec[name].size)
         assert not not_sizes, f"{notebook}: the rehearsal may change sizes only, not {not_sizes}"
-    for notebook in P.NOTEBOOK_SCHEMAS:
+    for notebook in P.notebook_names():
         full_values = {**full["common"], **(full["notebooks"].get(notebook) or {})}
         shrunk = {**full_values, **(rehearsal["notebooks"].get(notebook) or {})}
         heavy = [n for n, p in P.schema_for(notebook).params.items() if p.size and n in full_values
@@ -177,12 +200,15 @@ def test_the_rehearsal_changes_only_sizes_of_the_full_profile_and_covers_every_n
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_parameter_is_read_by_its_notebook(path):
-    """A parameter no cell reads would be a silent no-op (and a rehearsal could not exercise it)."""
+    """A parameter no cell (or lesson it imports) reads would be a silent no-op (and a rehearsal could not
+    exercise it)."""
     import re
 
     cells = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"
              and "parameters" not in c.metadata.get("tags", [])]
     code = "\n".join(c.source for c in cells)
+    for module in set(re.findall(r"from picseq_lessons\.(\w+) import", code)):  # read by an imported lesson
+        code += (ROOT / "picseq_lessons" / f"{module}.py").read_text()
     unread = [n for n in P.schema_for(path.stem).params if n not in P.COMMON  # setup reads these
               and not re.search(rf"\b{n}\b", code)]
     assert not unread, f"{path.stem} never reads {unread}"

@@ -9,10 +9,14 @@ import pytest
 from picseq_utils import report
 
 
-def make_notebook(path, source, params="profile = \"smoke\""):
+COMMON = 'profile: Profile = "smoke"\nseed: Seed = 0\ndevice: Device = "cpu"'
+
+
+def make_notebook(path, source, params=COMMON):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+    nb.cells = [nbformat.v4.new_code_cell("from picseq_utils.params import Bool, Device, Profile, Seed"),
+                nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell(source)]
     nbformat.write(nb, str(path))
 
@@ -20,10 +24,12 @@ def make_notebook(path, source, params="profile = \"smoke\""):
 @pytest.fixture
 def tiny_suite(tmp_project):
     nbdir = tmp_project / "notebooks"
+    for copied in nbdir.glob("*.ipynb"):  # only this suite's notebooks
+        copied.unlink()
     make_notebook(nbdir / "01_ok.ipynb", "print('fine <b>bold</b>')")
     make_notebook(nbdir / "02_fail.ipynb", "raise ValueError('boom <script>alert(1)</script>')")
     make_notebook(nbdir / "99_report.ipynb", "print('summary of', profile)",
-                  params='profile = "smoke"\nseed = 0\ndevice = "cpu"\nshow_figures = True')
+                  params=COMMON + "\n# show the figures\nshow_figures: Bool = True")
     (tmp_project / "params" / "smoke.yaml").write_text("common:\n  profile: smoke\nnotebooks: {}\n")
     return tmp_project
 
@@ -147,3 +153,42 @@ def test_a_notebook_that_reads_another_ones_model_runs_after_it():
     full = [p.stem[:2] for p in report.in_dependency_order(paths, "full")]
     assert smoke == sorted(smoke), "smoke: 03 trains its own model, number order"
     assert full.index("03") == full.index("04") + 1, "full: 03 inspects 04's ViT, so it runs right after 04"
+
+
+def test_an_edit_of_an_exported_cell_makes_the_notebook_that_imports_it_run_again(tmp_project, monkeypatch):
+    """Freshness covers every input (issue 21): 05 imports 04's exported cells, so after 04's exported code changes
+    (and `make export` writes picseq_lessons/), 05's record is out of date and `make report` runs 05 again."""
+    import shutil
+
+    import nbformat
+
+    from notebook_runner import ROOT
+    from picseq_utils import metrics
+    from picseq_utils.sources import current_source
+    from tools import nbtools
+
+    shutil.copytree(ROOT / "params", tmp_project / "params", dirs_exist_ok=True)
+    shutil.copytree(ROOT / "picseq_lessons", tmp_project / "picseq_lessons")
+    for name in ("04_vit_vs_resnet_cifar10", "05_vit_vs_resnet_cifar100_cutmix"):
+        shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", tmp_project / "notebooks")
+    name = "05_vit_vs_resnet_cifar100_cutmix"
+    writer = metrics.MetricsWriter(name, "smoke")
+    writer.content["source"] = current_source(name, "smoke", {})
+    writer.finish()
+    output = tmp_project / "reports" / "smoke" / f"{name}.ipynb"
+    output.write_text("{}")
+    state = {"status": "ok"}
+    source = "unchanged"
+    assert report._current("smoke", name, {**state, "source": source}, source, output), "nothing changed: kept"
+
+    path = tmp_project / "notebooks" / "04_vit_vs_resnet_cifar10.ipynb"
+    book = nbformat.read(str(path), as_version=4)
+    cell = next(c for c in book.cells if c.source.startswith("#| export") and "def best_point" in c.source)
+    cell.source = cell.source.replace('ascending=[False, True]', 'ascending=[False, False]')  # ties: higher loss
+    nbformat.write(book, str(path))
+    monkeypatch.setattr(nbtools, "LESSONS", tmp_project / "picseq_lessons")
+    nbtools.export(path)  # make export
+    assert not report._current("smoke", name, {**state, "source": source}, source, output), "05 runs again"
+    from picseq_utils.report_tables import out_of_date
+
+    assert out_of_date(json.loads((tmp_project / "reports/smoke/metrics" / f"{name}.json").read_text())) == ["lessons"]

@@ -46,8 +46,14 @@ def test_every_torch_load_uses_weights_only():
 @pytest.mark.parametrize("pattern", [r"(?<![\w.])eval\(", r"(?<![\w.])exec\(", r"shell\s*=\s*True", r"os\.system\("])
 def test_no_eval_exec_or_shell_strings(pattern):
     offenders = [f"{p.name}:{i + 1}" for p in SOURCES for i, line in enumerate(p.read_text().splitlines())
-                 if re.search(pattern, line)]
+                 if re.search(pattern, line) and (p.name, line.strip()) not in RUNS_NOTEBOOK_CELLS]
     assert offenders == []
+
+
+#: The one exec the package has: a notebook's own code cells run in-process, as a kernel runs them (the cost
+#: planner and the notebook tests); never anything read from data, checkpoints or parameters.
+RUNS_NOTEBOOK_CELLS = {("inprocess.py", 'exec(compile(source, f"<{name} cell {tags or \'\'}>", "exec"), namespace)  '
+                                        "# noqa: S102 - our own notebooks")}
 
 
 def test_pickles_are_only_read_by_torchvision_parsers():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from picseq_utils.params import parameters_cell
+from picseq_utils.params import parameters_cell, schema_of
 
 KEEP_TAG = "nbval-check-output"
 
@@ -94,13 +94,117 @@ def check(path: str | Path) -> list[str]:
             problems.append(f"{path.name}: cell {i} has stored outputs (run `make strip`)")
     try:
         parameters_cell(nb)
-    except (ValueError, SyntaxError) as err:
+        schema_of(next(c.source for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])),
+                  f"{path.name}, parameters cell")
+    except (ValueError, SyntaxError) as err:  # ParameterError is a ValueError
         problems.append(f"{path.name}: {err}")
     text, target = exported_source(path), lesson_module(path)
     if text is not None and (not target.is_file() or target.read_text() != text):
         problems.append(f"{path.name}: picseq_lessons/{target.name} differs from its `{EXPORT_MARK}` cells "
                         f"(run `make export`)")
     return problems
+
+
+#: What a notebook does only to keep its record (issue 21): the calls that write it, and fingerprint dictionaries.
+BOOKKEEPING_CALLS = ("record", "use_data", "use_weights")
+
+
+def bookkeeping(path: str | Path) -> tuple[int, int]:
+    """(code lines, bookkeeping lines) of a notebook, its parameters cell aside: the lines of every
+    ``....run.record / use_data / use_weights`` call and of every ``fingerprint_extra=`` argument."""
+    import ast
+
+    nb = nbformat.read(str(path), as_version=4)
+    code = kept = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        code += sum(1 for ln in cell.source.splitlines() if ln.strip() and not ln.strip().startswith("#"))
+        lines = set()
+        for node in ast.walk(ast.parse(cell.source)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in BOOKKEEPING_CALLS and ast.unparse(node.func.value).split(".")[-1] == "run"):
+                lines.update(range(node.lineno, node.end_lineno + 1))
+            if isinstance(node, ast.keyword) and node.arg == "fingerprint_extra":
+                lines.update(range(node.value.lineno, node.value.end_lineno + 1))
+        kept += len(lines)
+    return code, kept
+
+
+#: A run of statements of the same shape in two notebooks is a copy from this many source lines on.
+COPY_LINES = 6
+
+
+def statement_shapes(source: str) -> list[tuple[str, int]]:
+    """Every statement of ``source`` (nested ones too, in order) as (shape, its own source lines): its AST with
+    the names of variables, arguments and functions and the values of constants taken out, so that a copy with a
+    renamed argument or another number has the same shape. Imports are left out."""
+    import ast
+
+    class Anonymise(ast.NodeTransformer):
+        def visit_Name(self, node):
+            return ast.copy_location(ast.Name("_", node.ctx), node)
+
+        def visit_arg(self, node):
+            return ast.copy_location(ast.arg("_", None), node)
+
+        def visit_Constant(self, node):
+            return ast.copy_location(ast.Constant(type(node.value).__name__), node)
+
+    shapes = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.stmt) or isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        head = node
+        if hasattr(node, "body"):  # a compound statement: its header only (its body comes as statements)
+            head = type(node)(**{f: ([] if f in ("body", "orelse", "finalbody", "handlers") else getattr(node, f))
+                                 for f in node._fields})
+            if isinstance(head, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                head.name = "_"
+        own = 1 if hasattr(node, "body") else node.end_lineno - node.lineno + 1
+        shapes.append((ast.dump(Anonymise().visit(head), annotate_fields=False), own))
+    return shapes
+
+
+def copies(notebooks: list[str | Path], lines: int = COPY_LINES) -> list[str]:
+    """Code written twice across notebooks (their parameters cells aside: each declares its own): a function or
+    class of one name defined in two notebooks; a run of at least ``lines`` source lines whose statements have the
+    same shapes; two cells that share statements of the same shape for ``lines`` lines or more and for at least
+    half of the smaller cell. A later notebook imports what an earlier one exports instead."""
+    import ast
+    import difflib
+
+    cells, defined = {}, {}
+    for path in map(Path, notebooks):
+        nb = nbformat.read(str(path), as_version=4)
+        cells[path] = [(i, statement_shapes(c.source)) for i, c in enumerate(nb.cells)
+                       if c.cell_type == "code" and "parameters" not in c.get("metadata", {}).get("tags", [])]
+        for i, c in enumerate(nb.cells):
+            if c.cell_type == "code":
+                for node in ast.parse(c.source).body:
+                    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                        defined.setdefault(node.name, []).append(f"{path.stem} cell {i}")
+    found = [f"{name} is defined in {' and in '.join(places)}" for name, places in defined.items()
+             if len({p.split(' cell')[0] for p in places}) > 1]
+
+    def matched(x, y):
+        blocks = difflib.SequenceMatcher(None, [s for s, _ in x], [s for s, _ in y], autojunk=False)
+        return [sum(n for _, n in x[b.a:b.a + b.size]) for b in blocks.get_matching_blocks()]
+
+    paths = list(cells)
+    for a in range(len(paths)):
+        for b in range(a + 1, len(paths)):
+            whole_a = [s for _, shapes in cells[paths[a]] for s in shapes + [("cell end", 0)]]
+            whole_b = [s for _, shapes in cells[paths[b]] for s in shapes + [("cell end", 0)]]
+            runs = [n for n in matched(whole_a, whole_b) if n >= lines]
+            found += [f"{paths[a].stem} ~ {paths[b].stem}: {n} lines of the same shape in a row" for n in runs]
+            for i, x in cells[paths[a]]:
+                for j, y in cells[paths[b]]:
+                    shared, smaller = sum(matched(x, y)), min(sum(n for _, n in x), sum(n for _, n in y))
+                    if shared >= lines and shared >= 0.5 * smaller:
+                        found.append(f"{paths[a].stem} cell {i} ~ {paths[b].stem} cell {j}: {shared} of {smaller} "
+                                     f"lines of the same shape")
+    return found
 
 
 def main(argv=None) -> int:

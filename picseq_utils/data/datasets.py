@@ -223,7 +223,7 @@ def load_flowers102(source: str = "auto", root=None, download: bool = True, imag
     if not isinstance(image_size, int) or image_size < 8:
         raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
     return _load("flowers102", source, root, download,
-                 lambda parser, at, fetch: _read_flowers(parser, at, fetch, image_size, protocol))
+                 lambda parser, at, fetch: _read_flowers(parser, at, fetch, image_size, protocol), image_size, protocol)
 
 
 # --------------------------------------------------------------------------- one path for every data set
@@ -238,13 +238,15 @@ class _Spec(NamedTuple):
     download_url: str
     page: str  # where a person reads about the data set
     write_standin: Callable[[Path], Path]
+    sizes: dict  # the real data set's split sizes and classes (a cost plan uses them where the data is absent)
 
 
 def _cifar(n: int, name: str, folder: str) -> _Spec:
     cls = torchvision.datasets.CIFAR10 if n == 10 else torchvision.datasets.CIFAR100
     files = tuple(tuple(f) for f in cls.train_list + cls.test_list + [[cls.meta["filename"], cls.meta["md5"]]])
     return _Spec(name, folder, cls, _without_md5(cls), files, cls.url, CIFAR_URL,
-                 lambda root: write_cifar_standin(root, n))  # looked up when called: tests replace it
+                 lambda root: write_cifar_standin(root, n),  # looked up when called: tests replace it
+                 {"train": 50000, "val": 0, "test": 10000, "classes": n})
 
 
 _FLOWERS = torchvision.datasets.Flowers102
@@ -253,7 +255,8 @@ _SPECS = {
     "cifar100": _cifar(100, "CIFAR-100", "cifar-100-python"),
     "flowers102": _Spec("Flowers-102", "flowers-102", _FLOWERS, _StandinFlowers102,
                         (("jpg/", None), _FLOWERS._file_dict["label"], _FLOWERS._file_dict["setid"]),
-                        _FLOWERS._download_url_prefix, FLOWERS_URL, lambda root: write_flowers_standin(root)),
+                        _FLOWERS._download_url_prefix, FLOWERS_URL, lambda root: write_flowers_standin(root),
+                        {"train": 1020, "val": 1020, "test": 6149, "classes": 102}),
 }
 
 
@@ -265,12 +268,34 @@ def _problems(spec: _Spec, folder: Path, check_md5: bool) -> list[str]:
                   if not ((folder / name).is_dir() if name.endswith("/") else (folder / name).is_file())]
 
 
-def _load(key: str, source: str, root, download: bool, read) -> ImageData:
+def _zeros(n: int, classes: int, size: int) -> ImageSplit:
+    """``n`` black images of ``size`` px, classes in turn: the shape of a data set, not its content (stride-0
+    memory until a subset is taken)."""
+    return ImageSplit(torch.zeros(1, 3, size, size, dtype=torch.uint8).expand(n, -1, -1, -1),
+                      torch.arange(n) % classes)
+
+
+def _planned(spec: _Spec, size: int, protocol: str = "") -> tuple:
+    """(train, val, test, classes, note) of a real data set's sizes, for a cost plan on a machine without it."""
+    n = spec.sizes
+    train, val = _zeros(n["train"], n["classes"], size), _zeros(n["val"], n["classes"], size) if n["val"] else None
+    if protocol == "trainval":
+        train, val = _zeros(n["train"] + n["val"], n["classes"], size), None
+    return (train, val, _zeros(n["test"], n["classes"], size), tuple(map(str, range(n["classes"]))),
+            "shape only: a cost plan's stand-in for the real data set's sizes")
+
+
+def _load(key: str, source: str, root, download: bool, read, size: int = 32, protocol: str = "") -> ImageData:
     """The real data set (its files checked), a rehearsal's stand-in at the real path, or the stand-in under
-    ``<root>/standin/``, written once per generator version. ``read(parser, root, download)`` parses it."""
+    ``<root>/standin/``, written once per generator version. ``read(parser, root, download)`` parses it. In a cost
+    plan (``picseq_utils.planning``) a real data set that is not here has its real sizes, as zeros."""
+    from .. import planning
+
     check_source(source)
     spec, root = _SPECS[key], data_root(root)
     folder = root / spec.folder
+    if planning.ACTIVE is not None and source in ("real", "auto") and not folder.is_dir():
+        return _image_data(spec, _planned(spec, size, protocol), folder, standin=False, rehearsal=False)
     if source in ("real", "auto"):
         present, rehearsal = folder.is_dir(), (root / REHEARSAL_MARK).is_file()
         problems = _problems(spec, folder, check_md5=True) if present and not rehearsal else []

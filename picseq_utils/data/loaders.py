@@ -87,6 +87,18 @@ class EpochBatches:
             yield self.make_batch(order[b * self.batch_size:(b + 1) * self.batch_size], gen)
 
 
+def describe(transform) -> str:
+    """A description of a transform that is the same in every process: its repr, or for a plain function (whose
+    repr holds a memory address) its name and the values it closes over."""
+    if transform is None or not callable(transform):
+        return repr(transform)
+    code = getattr(transform, "__code__", None)
+    if code is None:
+        return repr(transform)
+    cells = [describe(c.cell_contents) for c in (transform.__closure__ or ())]
+    return f"{transform.__module__}.{transform.__qualname__}({', '.join(cells)})"
+
+
 class DeviceLoader(EpochBatches):
     """A uint8 image set resident on ``device``, augmented there a whole batch at a time: per-sample crop
     (``crop_padding``) and flip as uint8, then float in [0, 1] -> ``augment`` -> ``mean``/``std`` ->
@@ -109,6 +121,13 @@ class DeviceLoader(EpochBatches):
     @property
     def n_items(self) -> int:
         return len(self.labels)
+
+    def pipeline(self) -> dict:
+        """What this loader does to the data: part of a training run's identity (``train.fingerprint``), so a
+        checkpoint made with another pipeline (CutMix added, other crops) is not resumed."""
+        stats = [None if t is None else t.flatten().tolist() for t in (self.mean, self.std)]
+        return {"crop_padding": self.crop_padding, "flip": self.flip, "augment": describe(self.augment),
+                "mean": stats[0], "std": stats[1], "batch_transform": describe(self.batch_transform)}
 
     def make_batch(self, index: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         images, y = self.images[index], self.labels[index]

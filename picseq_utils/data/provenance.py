@@ -18,6 +18,10 @@ class DataCorruptError(RuntimeError):
     """Data files exist but are truncated, corrupted or laid out wrongly."""
 
 
+#: Called with every Provenance made (a notebook's run notes the data sets it reads: ``notebook.setup``).
+ON_LOAD: list = []
+
+
 @dataclass(frozen=True)
 class Provenance:
     dataset: str          # e.g. "CIFAR-10"
@@ -33,6 +37,8 @@ class Provenance:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"provenance kind must be one of {KINDS}, got {self.kind!r}")
+        for listener in ON_LOAD:
+            listener(self)
 
     @property
     def label(self) -> str:
