@@ -9,14 +9,18 @@ FORCE     ?=
 # The torch pair this project is developed and tested with; override for another CUDA/CPU build.
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 STAMP     := $(VENV)/.installed
-# ISA=avx2 caps oneDNN and ATen at AVX2 (the kernels most users' CPUs run) for any target below.
+# Waiting OpenMP threads sleep (see the kernel below): several runs at once share the cores.
+export OMP_WAIT_POLICY ?= PASSIVE
+# ISA=avx2 caps oneDNN, ATen and MKL at AVX2 (the kernels most users' CPUs run) for any target below.
+# Each library has its own switch: MKL (fp32 torch.matmul) ignores the other two.
 ISA       ?=
 ifeq ($(ISA),avx2)
 export ONEDNN_MAX_CPU_ISA := AVX2
 export ATEN_CPU_CAPABILITY := avx2
+export MKL_ENABLE_INSTRUCTIONS := AVX2
 endif
 
-.PHONY: help venv test unit nbtest report cost rehearse lab bench strip export check-notebooks clean
+.PHONY: help venv test unit nbtest report cost rehearse lab bench bench-concurrency docs strip export check-notebooks clean
 
 help:
 	@echo "make report [PROFILE=smoke|cpu|gpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
@@ -25,13 +29,18 @@ help:
 	@echo "make rehearse                                        the full profile at toy sizes on the CPU (stand-ins)"
 	@echo "make lab                                             JupyterLab in the project environment"
 	@echo "make bench                                           speed benchmarks, native and AVX2-capped -> BENCHMARKS.md"
+	@echo "make docs                                            README.md's and BENCHMARKS.md's numbers from the committed records"
 	@echo "make strip                                           strip outputs from notebooks/*.ipynb"
 	@echo "make export                                          notebooks' #| export cells -> picseq_lessons/"
 
+# The kernel every notebook runs on (JupyterLab, papermill, nbval): this environment's Python, with OpenMP threads
+# that sleep while they wait, so two picseq processes on one machine share its cores instead of starving each other.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH_PIN)
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (picseq)" \
+		--env OMP_WAIT_POLICY PASSIVE > /dev/null
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -67,10 +76,22 @@ rehearse: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/
 
-# Both instruction-set settings, each in its own process (the caps are read when torch starts).
+# Both instruction-set settings, each in its own process (the caps are read when torch starts; each process measures
+# its own peak). The capped run times the training rows only, to keep both within ~15 minutes on 2 cores.
 bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH_ARGS)
-	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 $(PY) -m benchmarks $(BENCH_ARGS)
+	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 $(PY) -m benchmarks --only train $(BENCH_ARGS)
+
+# The numbers in README.md and BENCHMARKS.md come from committed records: results/<profile>/*.json (written by a
+# canonical cpu/gpu/full run), results/cost/*.json (the GPU cost estimates, written here) and benchmarks/results/.
+# Two picseq runs on one machine, each against itself alone, with OpenMP's waiting threads spinning and sleeping.
+bench-concurrency: $(STAMP)
+	$(PY) -m benchmarks.concurrency
+
+docs: $(STAMP)
+	$(PY) -m benchmarks.cost --profile full --write > /dev/null
+	$(PY) -m benchmarks.cost --profile gpu --write > /dev/null
+	$(PY) -m tools.docs
 
 strip: $(STAMP)
 	$(PY) -m tools.nbtools strip notebooks/*.ipynb
