@@ -41,6 +41,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (picseq)" \
 		--env OMP_WAIT_POLICY PASSIVE > /dev/null
+	$(PY) -m tools.nbtools install-filter
 	touch $(STAMP)
 
 venv: $(STAMP)

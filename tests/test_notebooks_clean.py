@@ -158,3 +158,37 @@ def test_the_bookkeeping_count_sees_a_record_call_and_a_fingerprint(tmp_path):
                                           "fit(m, fingerprint_extra={'a': 1})")]
     nbformat.write(nb, str(tmp_path / "n.ipynb"))
     assert nbtools.bookkeeping(tmp_path / "n.ipynb") == (5, 4)
+
+
+def test_outputs_a_notebook_gains_in_jupyterlab_never_reach_git(tmp_path):
+    """JupyterLab saves outputs into the notebook file: with the filter `make venv` installs, git sees no change
+    (and a real edit of a cell still shows)."""
+    import shutil
+    import subprocess
+
+    from tools.nbtools import install_filter
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True).stdout
+
+    shutil.copy(ROOT / ".gitattributes", tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    notebook = tmp_path / "notebooks" / "04_vit_vs_resnet_cifar10.ipynb"
+    shutil.copy(ROOT / "notebooks" / notebook.name, notebook)
+    git("init", "-q")
+    assert install_filter(tmp_path)
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    book = nbformat.read(str(notebook), as_version=4)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    for n, cell in enumerate(code, 1):  # what Run All and an autosave leave in the file
+        cell.execution_count = n
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="epoch 1/2 ...\n")]
+    nbformat.write(book, str(notebook))  # as JupyterLab writes it
+    # git's stat check lists the file (its size changed) until it is next added; its content, filtered, is unchanged
+    assert git("diff", "--no-textconv") == "", "outputs alone: no difference"
+    git("add", "-A")
+    assert git("status", "--porcelain") == "", "outputs alone: nothing to commit, git status clean"
+    code[-1].source = "print('a learner edit')"
+    nbformat.write(book, str(notebook))
+    assert git("status", "--porcelain").strip() == "M notebooks/04_vit_vs_resnet_cifar10.ipynb"

@@ -207,10 +207,34 @@ def copies(notebooks: list[str | Path], lines: int = COPY_LINES) -> list[str]:
     return found
 
 
+def install_filter(repo: str | Path = ".", python: str = sys.executable) -> bool:
+    """Make git store notebooks without outputs (nbstripout as a git filter, cell ids kept): running a notebook
+    in JupyterLab, which saves its outputs into the file, leaves ``git status`` clean. ``.gitattributes`` (committed)
+    names the filter for ``*.ipynb``; this writes its command into the checkout's own git config. False when
+    ``repo`` is not a git checkout (an unpacked archive): nothing to do."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+
+    if git("rev-parse", "--git-dir").returncode != 0:
+        return False
+    strip_command = f"'{python}' -m nbstripout --keep-id"
+    # not "required": with .venv gone, git keeps working on notebooks (unfiltered) instead of refusing them
+    for key, value in (("filter.nbstripout.clean", strip_command), ("filter.nbstripout.smudge", "cat"),
+                       ("diff.ipynb.textconv", strip_command + " -t")):
+        git("config", key, value)
+    return True
+
+
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["install-filter"]:
+        done = install_filter()
+        print("git stores notebooks without outputs (nbstripout filter)" if done else "not a git checkout: no filter")
+        return 0
     if not args or args[0] not in ("strip", "check", "export"):
-        print("usage: python -m tools.nbtools strip|check|export NOTEBOOK...", file=sys.stderr)
+        print("usage: python -m tools.nbtools strip|check|export NOTEBOOK... | install-filter", file=sys.stderr)
         return 2
     command, paths = args[0], args[1:]
     if command == "check":
