@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.concurrency", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workloads", nargs="*", default=["loop", "notebook04"], choices=["loop", "notebook04"])
-    parser.add_argument("--cap", type=float, default=10.0, help="stop a pair after this many times the solo time")
+    parser.add_argument("--cap", type=float, default=2.5, help="stop a pair after this many times the solo time (the target)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "concurrency.json")
     args = parser.parse_args(argv)
     from picseq_utils.runtime import environment_info
