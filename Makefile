@@ -9,8 +9,8 @@ FORCE     ?=
 # The torch pair this project is developed and tested with; override for another CUDA/CPU build.
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 STAMP     := $(VENV)/.installed
-# Waiting OpenMP threads sleep (see the kernel below): several runs at once share the cores.
-export OMP_WAIT_POLICY ?= PASSIVE
+# Waiting OpenMP threads spin briefly, then sleep (picseq_utils/__init__.py): several runs at once share the cores.
+export GOMP_SPINCOUNT ?= 30000
 # ISA=avx2 caps oneDNN, ATen and MKL at AVX2 (the kernels most users' CPUs run) for any target below.
 # Each library has its own switch: MKL (fp32 torch.matmul) ignores the other two.
 ISA       ?=
@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet $(TORCH_PIN)
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (picseq)" \
-		--env OMP_WAIT_POLICY PASSIVE > /dev/null
+		--env GOMP_SPINCOUNT 30000 > /dev/null
 	$(PY) -m tools.nbtools install-filter
 	touch $(STAMP)
 

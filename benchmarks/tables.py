@@ -30,8 +30,10 @@ def benchmark_results_dir() -> Path:
 
 
 def load_benchmark_results(folder: Path | None = None) -> list[dict]:
-    """Every ``benchmarks/results/<device-kind>.json`` written by ``make bench``, by device kind."""
-    return [json.loads(path.read_text()) for path in sorted(Path(folder or benchmark_results_dir()).glob("*.json"))]
+    """Every ``benchmarks/results/<device-kind>.json`` written by ``make bench``, by device kind (not
+    ``concurrency.json``, which ``make bench-concurrency`` writes and README's concurrency block reads)."""
+    return [json.loads(path.read_text()) for path in sorted(Path(folder or benchmark_results_dir()).glob("*.json"))
+            if path.name != "concurrency.json"]
 
 
 def is_paired(result: dict) -> bool:

@@ -172,3 +172,84 @@ def environment_info(device: torch.device | None = None) -> dict:
     if torch.cuda.is_available():
         info.update(cuda=torch.version.cuda, gpu=torch.cuda.get_device_name(0))
     return info
+
+
+# --------------------------------------------------------------------------- sharing the cores with other runs
+# Two picseq processes that each run their thread pool over all cores at once (a report in a terminal and a
+# notebook in JupyterLab) slow each other down many times over: every parallel region waits for a thread that the
+# other process has the core for. Giving each process fewer threads would change the floats (a sum split two ways
+# rounds differently), so a run would no longer equal the same run made alone. Instead each process keeps its
+# threads and takes turns at the cores, one training or inference step at a time: a lock file per core, held for
+# the step. Alone, a step costs two uncontended lock calls; together, the runs alternate, each at about half speed.
+_CORE_LOCKS: dict[str, list[int]] = {}  # folder -> one open descriptor per core
+_TURN_DEPTH = [0]
+
+
+def turns_dir() -> os.PathLike[str]:
+    """Where the core locks live: one folder per user and machine (``PICSEQ_TURNS_DIR`` to move it)."""
+    import tempfile
+    from pathlib import Path
+
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    folder = Path(os.environ.get("PICSEQ_TURNS_DIR") or Path(tempfile.gettempdir()) / f"picseq-{uid}-cores")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _core_locks() -> list[int]:
+    folder = turns_dir()
+    if str(folder) not in _CORE_LOCKS:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        _CORE_LOCKS[str(folder)] = [os.open(folder / f"core{i}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+                                    for i in range(cores)]
+    return _CORE_LOCKS[str(folder)]
+
+
+class cpu_turn:
+    """``with cpu_turn(device): step()`` runs the step while this process holds as many cores as it has threads.
+    A no-op off the CPU, inside another turn, without POSIX locks (Windows) and with ``PICSEQ_CPU_TURNS=0``."""
+
+    def __init__(self, device: torch.device | str | None = None):
+        self.device = torch.device(device or "cpu")
+        self.active = False
+        self.held: list[int] = []
+
+    def __enter__(self):
+        self.active = (self.device.type == "cpu" and os.environ.get("PICSEQ_CPU_TURNS") != "0"
+                       and _TURN_DEPTH[0] == 0 and sys.platform != "win32")
+        if not self.active:
+            return self
+        _TURN_DEPTH[0] += 1
+        import fcntl
+
+        locks = _core_locks()
+        need = min(torch.get_num_threads(), len(locks))
+        if need == 1:  # any free core will do; else wait for this process's own
+            start = os.getpid() % len(locks)
+            order = locks[start:] + locks[:start]
+            for fd in order:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    self.held.append(fd)
+                    return self
+                except BlockingIOError:
+                    pass
+            fcntl.flock(order[0], fcntl.LOCK_EX)
+            self.held.append(order[0])
+            return self
+        for fd in locks[:need]:  # always in the same order: two processes cannot each hold what the other waits for
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.held.append(fd)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            _TURN_DEPTH[0] -= 1
+            self.active = False
+        if self.held:
+            import fcntl
+
+            for fd in reversed(self.held):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self.held.clear()
+        return False

@@ -24,7 +24,8 @@ from tqdm.std import tqdm
 from .checkpoint import Checkpointer
 from .data.loaders import epoch_generator
 from .findings import Accuracy
-from .runtime import CPU_CHANNELS_LAST_MIN_CHANNELS, channels_last_safe, cpu_bf16_safe, cpu_has_native_bf16
+from .runtime import (CPU_CHANNELS_LAST_MIN_CHANNELS, channels_last_safe, cpu_bf16_safe, cpu_has_native_bf16,
+                      cpu_turn)
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
@@ -190,7 +191,7 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
         with _oom_advice(loader, "evaluation"):
             for x, y in loader:
                 x, y = _to_device(x, y, device, channels_last)
-                with autocast_for(device, amp):
+                with autocast_for(device, amp), cpu_turn(device):
                     outputs.append(model(x).float().cpu())
                 targets.append(y.cpu())
     finally:
@@ -222,7 +223,7 @@ def infer(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.devic
             return torch.zeros(n, *shape)
         outputs = []
         for x in batches:
-            with autocast_for(device, amp):
+            with autocast_for(device, amp), cpu_turn(device):
                 outputs.append(model(x.to(device)).float().cpu())
         return torch.cat(outputs)
     finally:
@@ -362,7 +363,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                     precision = amp if cpu_bf16 else "off"
                     if not cpu_bf16:
                         print(f"{desc}: training in fp32 (bf16 is nondeterministic here: see runtime.cpu_bf16_safe)")
-                with _oom_advice(train_loader, "training"):
+                with _oom_advice(train_loader, "training"), cpu_turn(device):
                     out, loss = forward_backward(x, y, precision)
                     grads = [p.grad for p in params if p.grad is not None]
                     if cpu_bf16 and grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():

@@ -67,3 +67,49 @@ def test_a_held_run_key_is_refused_to_another_process_and_released_with_it(tmp_p
     paths.release_run("smoke", "04_x")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert other.stdout.strip() == "None"
+
+
+HOLD = textwrap.dedent("""
+    import os, sys, time, torch
+    from picseq_utils.runtime import cpu_turn
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    with cpu_turn("cpu"):
+        print("holding", flush=True)
+        time.sleep(float(sys.argv[1]))
+""")
+
+
+@pytest.mark.timeout(120)
+def test_a_process_waits_for_the_cores_another_holds_and_takes_them_when_released(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import torch
+
+    from picseq_utils.runtime import cpu_turn
+
+    monkeypatch.setenv("PICSEQ_TURNS_DIR", str(tmp_path))
+    monkeypatch.delenv("PICSEQ_CPU_TURNS", raising=False)
+    other = subprocess.Popen([sys.executable, "-c", HOLD, "3"], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PICSEQ_TURNS_DIR": str(tmp_path)})
+    assert other.stdout.readline().strip() == "holding"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    try:
+        start = time.perf_counter()
+        with cpu_turn("cpu") as turn:
+            waited = time.perf_counter() - start
+            assert turn.held, "this process holds cores now"
+            with cpu_turn("cpu") as inner:  # a turn inside a turn (evaluation inside a step) takes nothing more
+                assert not inner.held
+        assert other.wait(timeout=60) == 0
+        assert waited > 1.0, f"took the cores after {waited:.2f} s although the other process held them for 3 s"
+        start = time.perf_counter()
+        with cpu_turn("cpu"):
+            pass
+        assert time.perf_counter() - start < 0.5, "alone, a turn is taken at once"
+        with cpu_turn("cuda") as gpu, cpu_turn("cpu") as cpu:
+            assert not gpu.held and cpu.held, "no turns off the CPU"
+    finally:
+        torch.set_num_threads(threads)
+        other.kill()

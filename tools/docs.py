@@ -119,11 +119,12 @@ def concurrency_block() -> str:
     lines = [f"Measured by `make bench-concurrency` ([{path.name}](benchmarks/results/{path.name}); "
              f"{env.get('cpu_model', 'CPU')}, {env.get('torch_threads', '?')} threads per process, commit "
              f"`{str(env.get('git_commit', '?'))[:8]}`):", "",
-             "| workload | waiting OpenMP threads | alone | two at once (each) | slowest / alone |", "|---|---|---|---|---|"]
+             "| workload | cores shared | alone | two at once (each) | slowest / alone |", "|---|---|---|---|---|"]
     for row in content["results"]:
         together = ", ".join("stopped" if t is None else f"{t:.1f} s" for t in row["together_s"])
         slowdown = f"{row['slowdown']:.1f}x" if row["slowdown"] else f"> {row['cap']:g}x (stopped)"
-        lines.append(f"| {row['label']} | {row['policy']} | {row['alone_s']:.1f} s | {together} | {slowdown} |")
+        shared = {"before": "no (before)", "after": "turns (picseq now)"}[row["setting"]]
+        lines.append(f"| {row['label']} | {shared} | {row['alone_s']:.1f} s | {together} | {slowdown} |")
     return "\n".join(lines) + "\n"
 
 
