@@ -8,13 +8,14 @@ import argparse
 import html
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from .metrics import _now, write_json_atomic
 from .params import PROFILES, ParameterError, notebook_defaults, notebook_names, profile_parameters, schema_for, validate
-from .paths import metrics_dir, project_root, reports_dir
+from .paths import metrics_dir, project_root, reports_dir, safe_name
 from .sources import code_cells, digest, lessons_digest, package_digest
 
 REPORT_NOTEBOOK = "99_report"
@@ -100,6 +101,14 @@ def execute(notebook: Path, output: Path, parameters: dict, timeout: int | None)
         return False, f"{type(err).__name__}: " + " | ".join(lines[-3:])[:600]
 
 
+def without_machine_paths(text: str) -> str:
+    """The pages travel (a CI artefact, a web server, an e-mail): paths inside this checkout are written relative to
+    it (``checkpoints/smoke/...``), the home folder as ``~``."""
+    root = str(project_root())
+    text = text.replace(root + os.sep, "").replace(root, ".")
+    return text.replace(str(Path.home()) + os.sep, "~" + os.sep)
+
+
 def to_html(executed: Path) -> Path:
     """Two pages per executed notebook: ``<name>.html`` (the whole notebook) and ``<name>.reading.html``
     (the reading view: text, tables and figures, code hidden)."""
@@ -110,7 +119,7 @@ def to_html(executed: Path) -> Path:
     hidden = dict(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     for suffix, options in ((".html", {}), (".reading.html", hidden)):
         body, _ = HTMLExporter(template_name="lab", **options).from_notebook_node(nb)
-        executed.with_suffix(suffix).write_text(body, encoding="utf-8")
+        executed.with_suffix(suffix).write_text(without_machine_paths(body), encoding="utf-8")
     return executed.with_suffix(".html")
 
 
@@ -145,9 +154,13 @@ def _notebook_section(name: str, info: dict, run: dict | None, out_dir: Path, ap
     body = f"<div class='caveat'>{_markdown(findings['caveat'])}</div>" if findings.get("caveat") else ""
     body += _markdown("\n".join(f"- {line}" for line in findings.get("lines") or []))
     figures = [f for f in run.get("figures", []) if f.get("key") and Path(f["path"]).is_file()]
+    for f in figures:  # copied beside the page, so that the report's folder holds everything it shows
+        f["copy"] = out_dir / "figures" / safe_name(name, "notebook") / Path(f["path"]).name
+        f["copy"].parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f["path"], f["copy"])
     if figures:
         body += "<div class='figs'>" + "".join(
-            f'<img src="{html.escape(os.path.relpath(f["path"], out_dir), quote=True)}" '
+            f'<img src="{html.escape(f["copy"].relative_to(out_dir).as_posix(), quote=True)}" '
             f'alt="{html.escape(f.get("caption", ""), quote=True)}" title="{html.escape(f.get("caption", ""), quote=True)}">'
             for f in figures) + "</div>"
     return f"<section class='nb'>{head}{body}</section>"

@@ -139,7 +139,10 @@ def test_the_index_leads_with_each_notebooks_findings_and_key_figures(tmp_projec
     page = report.render_index("smoke", state, out_dir).read_text()
     assert "<strong>ResNet-18 beats ViT</strong>" in page and "<script>x" not in page
     assert "A pipeline check, not a finding" in page
-    assert 'src="../../figures/curves.png"' in page and "other.png" not in page
+    # the report's folder travels: its figures are inside it, linked relatively, and no page names this machine
+    assert 'src="figures/04_vit_vs_resnet_cifar10/curves.png"' in page and "other.png" not in page
+    assert (out_dir / "figures" / "04_vit_vs_resnet_cifar10" / "curves.png").read_bytes() == figure.read_bytes()
+    assert str(tmp_project) not in page
     assert "No current record: no completed run of this notebook" in page and "boom" in page
     assert page.index("What each notebook") < page.index("claims beside runs")
 
@@ -192,3 +195,12 @@ def test_an_edit_of_an_exported_cell_makes_the_notebook_that_imports_it_run_agai
     from picseq_utils.report_tables import out_of_date
 
     assert out_of_date(json.loads((tmp_project / "reports/smoke/metrics" / f"{name}.json").read_text())) == ["lessons"]
+
+
+def test_the_pages_name_paths_inside_the_checkout_relative_to_it_and_the_home_folder_as_a_tilde(tmp_project):
+    from pathlib import Path
+
+    text = (f"loaded from the checkpoint in {tmp_project}/checkpoints/smoke/04/resnet\n"
+            f"cwd {tmp_project}; cache {Path.home()}/.cache/torch")
+    assert report.without_machine_paths(text) == ("loaded from the checkpoint in checkpoints/smoke/04/resnet\n"
+                                                  "cwd .; cache ~/.cache/torch")
