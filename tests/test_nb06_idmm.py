@@ -122,20 +122,21 @@ class FixedLogits(nn.Module):
     def __init__(self, logits):
         super().__init__()
         self.logits = logits
+        self.unused = nn.Parameter(torch.zeros(()))  # a device for ``infer`` to read
 
     def forward(self, x):
-        return self.logits
+        return self.logits[: len(x)]
 
 
 def test_moved_rows_counts_the_rows_each_view_moves(tmp_project):
     moved_rows = methods(tmp_project, stop_after="head-rows")["moved_rows"]
     n = 200  # uniform predictions: p = 1/200 = 0.005 < 0.01 for every negative
-    model = FixedLogits(torch.zeros(4, n))
+    model, views = FixedLogits(torch.zeros(4, n)), torch.zeros(4, 3, 8, 8)
     one_hot = torch.tensor([3, 3, 7, 9])
-    assert moved_rows(model, None, one_hot, 0.0) == pytest.approx((1.0, 3 / n))
-    assert moved_rows(model, None, one_hot, 0.1) == pytest.approx((1.0, 3 / n))  # eps / N = 5e-4: too small to count
+    assert moved_rows(model, views, one_hot, 0.0) == pytest.approx((1.0, 3 / n))
+    assert moved_rows(model, views, one_hot, 0.1) == pytest.approx((1.0, 3 / n))  # eps / N = 5e-4: too small to count
     mixed = 0.7 * F.one_hot(one_hot, n).float() + 0.3 * F.one_hot(torch.tensor([1, 2, 3, 4]), n).float()
-    assert moved_rows(model, None, mixed, 0.0) == pytest.approx((2.0, 6 / n))  # rows 1, 2, 3, 4, 7, 9
+    assert moved_rows(model, views, mixed, 0.0) == pytest.approx((2.0, 6 / n))  # rows 1, 2, 3, 4, 7, 9
 
 
 def test_position_embeddings_are_resampled_as_timm_does(tmp_project):
