@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.tables import CONCURRENCY_RESULTS, benchmark_results_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 
 LOOP = """
@@ -149,7 +151,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workloads", nargs="*", default=["loop", "notebook04"], choices=["loop", "notebook04"])
     parser.add_argument("--cap", type=float, default=2.5, help="stop a pair after this many times the solo time (the target)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "concurrency.json")
+    parser.add_argument("--out", type=Path, default=benchmark_results_dir() / CONCURRENCY_RESULTS)
     args = parser.parse_args(argv)
     from picseq_utils.runtime import environment_info
 

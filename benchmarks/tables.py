@@ -29,11 +29,18 @@ def benchmark_results_dir() -> Path:
     return Path(__file__).resolve().parent / "results"
 
 
+#: Written by ``make bench-concurrency`` beside the speed results; README's concurrency block reads it.
+CONCURRENCY_RESULTS = "concurrency.json"
+
+
+def speed_result_paths(folder: Path | None = None) -> list[Path]:
+    """Every ``benchmarks/results/<device-kind>.json`` written by ``make bench`` (not the concurrency results)."""
+    return [p for p in sorted(Path(folder or benchmark_results_dir()).glob("*.json")) if p.name != CONCURRENCY_RESULTS]
+
+
 def load_benchmark_results(folder: Path | None = None) -> list[dict]:
-    """Every ``benchmarks/results/<device-kind>.json`` written by ``make bench``, by device kind (not
-    ``concurrency.json``, which ``make bench-concurrency`` writes and README's concurrency block reads)."""
-    return [json.loads(path.read_text()) for path in sorted(Path(folder or benchmark_results_dir()).glob("*.json"))
-            if path.name != "concurrency.json"]
+    """The speed results, by device kind."""
+    return [json.loads(path.read_text()) for path in speed_result_paths(folder)]
 
 
 def is_paired(result: dict) -> bool:

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from benchmarks.tables import CONCURRENCY_RESULTS, speed_result_paths
+
 from benchmarks import core
 
 
@@ -174,7 +176,15 @@ def test_peaks_are_the_best_of_every_measurement_per_dtype():
 
 
 # --------------------------------------------------------------------------- the committed results
-COMMITTED = sorted(core.RESULTS_DIR.glob("*.json"))
+COMMITTED = speed_result_paths(core.RESULTS_DIR)
+
+
+def test_the_committed_concurrency_results_come_from_a_clean_tree_and_meet_the_target_with_turns():
+    content = json.loads((core.RESULTS_DIR / CONCURRENCY_RESULTS).read_text())
+    assert not content["environment"]["git_commit"].endswith("+dirty")
+    after = {r["workload"]: r for r in content["results"] if r["setting"] == "after"}
+    assert set(after) == {"loop", "notebook04"}
+    assert all(r["slowdown"] is not None and r["slowdown"] <= r["cap"] for r in after.values())
 
 
 def test_both_instruction_set_settings_are_committed():

@@ -111,7 +111,9 @@ def speed_block() -> str:
 
 def concurrency_block() -> str:
     """Two runs at once against one alone, from ``benchmarks/results/concurrency.json`` (``make bench-concurrency``)."""
-    path = ROOT / "benchmarks" / "results" / "concurrency.json"
+    from benchmarks.tables import CONCURRENCY_RESULTS, benchmark_results_dir
+
+    path = benchmark_results_dir() / CONCURRENCY_RESULTS
     if not path.is_file():
         return "Not measured yet: `make bench-concurrency`.\n"
     content = json.loads(path.read_text())
