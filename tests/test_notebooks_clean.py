@@ -1,6 +1,7 @@
 """Committed notebooks: outputs stripped, kernel python3, one literal parameters cell; stripping works."""
 import ast
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -21,6 +22,27 @@ def test_the_suite_has_its_first_and_last_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebook_is_clean(path):
     assert nbtools.check(path) == []
+
+
+CELL_LINES = 40  # a cell a learner reads at once; the parameters cell declares every parameter instead
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_cells_are_short_enough_to_read(path):
+    cells = nbformat.read(str(path), as_version=4).cells
+    long = [(n, len(c.source.splitlines())) for n, c in enumerate(cells) if c.cell_type == "code"
+            and len(c.source.splitlines()) > CELL_LINES and "parameters" not in c.metadata.get("tags", [])]
+    assert not long, f"code cells over {CELL_LINES} lines (cell index, lines): {long}"
+
+
+def test_notebook_code_passes_the_linter():
+    """`ruff check` with pyproject.toml's settings: lines <= 100 characters, no syntax error, no undefined name."""
+    import shutil
+    import subprocess
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    done = subprocess.run([ruff, "check", "--output-format", "concise"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
 def test_strip_removes_outputs_but_keeps_cells_marked_for_output_checks(tmp_path):
