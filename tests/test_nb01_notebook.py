@@ -1,5 +1,6 @@
 """Notebook 01 run in-process at tiny size: its checks hold, and a learner's edit of one operation cell (the flip
 replaced by the identity) shows in the augmented clips and in the check against Augmentor's PIL calls."""
+import pytest
 import torch
 
 from notebook_runner import run_notebook
@@ -14,6 +15,7 @@ def metrics(ns) -> dict:
     return {m["name"]: m for m in ns["run"].writer.content["metrics"]}
 
 
+@pytest.mark.exercise(NB, 2)
 def test_notebook_01_checks_hold_and_a_replaced_flip_shows(tmp_project):
     ns = run_notebook(NB, params=TINY, project=tmp_project)
     found = metrics(ns)
