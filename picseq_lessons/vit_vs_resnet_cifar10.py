@@ -123,11 +123,12 @@ class Sometimes:
         return f"Sometimes({self.transform!r}, p={self.p})"
 
 
-def picseq_run(study, family, lr, wd, n_epochs, *, mix=None, split=None, seed=None, name=None):
+def picseq_run(study, family, lr, wd, n_epochs, *, mix=None, split=None, seed=None, name=None,
+               build=None):
     """picseq's recipe for either family: crops of 1/8 of the image, flips where they keep the class, ``mix`` (a
-    batch transform such as CutMix), the family's optimiser, warm-up and cosine decay; checkpointed as ``name``."""
+    batch transform such as CutMix), the family's optimiser, warm-up and cosine decay; checkpointed as ``name``; ``build``: another model of ``family``'s recipe."""
     s = study
-    return train_model(lambda: new_model(s, family), s.data.train if split is None else split, s.data.val,
+    return train_model(build or (lambda: new_model(s, family)), s.data.train if split is None else split, s.data.val,
                        mean=s.mean, std=s.std, batch_size=s.batch_size, seed=s.seed if seed is None else seed,
                        device=s.run.device, crop=s.image_size // 8, flip=MIRROR_SAFE[s.dataset], mix=mix,
                        epochs=n_epochs, lr=lr, weight_decay=wd,
@@ -225,17 +226,20 @@ def data_size_curve(study, chosen, fractions, first_seed, mix=None):
     for fraction in fractions:
         subset = study.data.subset_train(fraction, seed=2).train
         tiled = subset.take(torch.arange(len(study.data.train)) % len(subset))  # an epoch as long as the split's
+        epoch_split = tiled  # what each run trains on: `tiled` (equal optimiser steps) or `subset` (equal epochs)
         for family in ("resnet18", "vit"):
             if fraction == 1:
                 acc = first_seed[family]
             else:
-                result = picseq_run(study, family, *chosen[family], study.epochs, mix=mix, split=tiled,
+                result = picseq_run(study, family, *chosen[family], study.epochs, mix=mix, split=epoch_split,
                                     name=f"datasize_{family}_{fraction:g}")
                 acc = test_accuracy(result.model, study.data.test, mean=study.mean, std=study.std,
                                     device=study.run.device)
+            per_epoch = len(epoch_split) if fraction < 1 else len(study.data.train)
             study.run.record(f"test_acc_{family}_fraction_{fraction:g}", acc, unit="accuracy",
-                             train_images=len(subset), epochs=study.epochs, budget="equal optimiser steps")
-            rows.append({"family": family, "fraction": fraction, "train images": len(subset), "test_acc": acc})
+                             train_images=len(subset), images_per_epoch=per_epoch, epochs=study.epochs)
+            rows.append({"family": family, "fraction": fraction, "train images": len(subset),
+                         "images per epoch": per_epoch, "test_acc": acc})
     curve = pd.DataFrame(rows)
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for family, group in curve.groupby("family", sort=False):

@@ -77,9 +77,9 @@ class Plan:
             checkpoint_dir, lr: float):
         """Count a ``fit``: one batch gives the FLOPs per sample; the loaders give the sizes."""
         from .checkpoint import Checkpointer
-        from .train import HISTORY_COLUMNS, FitResult
+        from .train import HISTORY_COLUMNS, FitResult, samples_per_epoch
 
-        samples = getattr(train_loader, "num_samples", None) or len(train_loader) * train_loader.batch_size
+        samples = samples_per_epoch(train_loader)
         x, y = next(iter(train_loader))
         work = Work(desc, _label(model, x), train_images=samples * epochs, epochs=epochs, compiled=bool(compile),
                     train_flops=samples * epochs * self.per_sample(model, x, y, loss_fn, train=True))

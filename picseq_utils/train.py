@@ -263,6 +263,16 @@ def fingerprint(model: nn.Module, config: FitConfig, train_loader, extra: dict |
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def samples_per_epoch(loader) -> int:
+    """Training images per epoch: a loader's ``num_samples``, its batches x batch size, or (a plain list of
+    batches) the sum of their lengths."""
+    if getattr(loader, "num_samples", None):
+        return loader.num_samples
+    if getattr(loader, "batch_size", None):
+        return len(loader) * loader.batch_size
+    return sum(len(batch[0]) for batch in loader)
+
+
 def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: float, optimizer: str = "adamw",
         weight_decay: float = 0.05, momentum: float = 0.9, schedule: str = "cosine", warmup_epochs: float = 0.0,
         min_lr_ratio: float = 0.0, milestones: Sequence[int] = (), gamma: float = 0.1, label_smoothing: float = 0.0,
@@ -409,7 +419,6 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
     dtype = "bfloat16" if isinstance(autocast_for(device, precision), torch.autocast) else "float32"
     FIT_LOG.append({"desc": desc, "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
-                    "samples_per_epoch": getattr(train_loader, "num_samples", None) or steps_per_epoch * (
-                        getattr(train_loader, "batch_size", None) or 0), "epochs": epochs, "resumed_from": start_epoch,
+                    "samples_per_epoch": samples_per_epoch(train_loader), "epochs": epochs, "resumed_from": start_epoch,
                     "seconds": float(frame["seconds"].sum()), "precision": dtype})
     return FitResult(model, frame, resumed_from=start_epoch, precision=dtype)

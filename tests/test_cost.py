@@ -61,10 +61,11 @@ def test_notebook_04_in_full_by_hand():
     headline = 3 * 3 * 200 * train  # 3 seeds x (resnet18, vit, imagenet-stem control) x 200 epochs
     data_size = 4 * 2 * 200 * train  # fractions 0.05 / 0.1 / 0.25 / 0.5 (1.0 = headline) x 2 families, tiled
     seed003 = 2 * 25 * train + 2 * 45 * train  # ResNet-18 25 epochs and ViT-B/16 45, from scratch and ImageNet
+    step_check = 2 * 2 * 96  # section 3: fit beside the written-out step, both families, 2 epochs of 96 images
     works = cost.plan("full", only=["04_vit_vs_resnet_cifar10"])["04_vit_vs_resnet_cifar10"]
     fits = [w for w in works if w.fit]
-    assert sum(w.train_images for w in fits) == sweep + headline + data_size + seed003 == 170_100_000
-    assert len(fits) == 8 + 9 + 8 + 4
+    assert sum(w.train_images for w in fits) == sweep + headline + data_size + seed003 + step_check == 170_100_384
+    assert len(fits) == 8 + 9 + 8 + 4 + 2
     # validation after every epoch of every fit, and the test split once per headline, data-size and seed-003 model
     epochs = 8 * 30 + 9 * 200 + 8 * 200 + 2 * 25 + 2 * 45
     assert sum(w.forward_images for w in works) == epochs * val + (9 + 8 + 4) * test

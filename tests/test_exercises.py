@@ -91,6 +91,176 @@ def test_01_a_generator_per_frame_breaks_both_consistency_checks(tmp_project):
     assert min(metrics(ns)[f"consistency_max_diff_{mode}"] for mode in ("augmentor", "torchvision")) > 0.05
 
 
+# --- 04 · ViT vs ResNet-18 ------------------------------------------------------------------------------
+
+NB04 = "04_vit_vs_resnet_cifar10"
+
+
+@pytest.fixture(scope="module")
+def project04(tmp_path_factory, small_cifar_root):
+    """A project folder shared by 04's exercise runs, with a tiny study: one seed, one grid point each."""
+    from picseq_utils import paths
+    from test_nb04_vit_vs_resnet import tiny
+
+    project = tmp_path_factory.mktemp("project04")
+    before, paths.ROOT_OVERRIDE = paths.ROOT_OVERRIDE, project
+    (project / "params").mkdir()
+    (project / "notebooks").mkdir()
+    params = tiny(small_cifar_root, seeds=1, resnet_lrs=[0.003], vit_lrs=[0.001], seed003_recipe=False,
+                  imagenet_stem_control=False, data_fractions=[0.5, 1.0])
+    try:
+        yield project, params, run_notebook(NB04, params, stop_after="sizes_curve", project=project)
+    finally:
+        paths.ROOT_OVERRIDE = before
+
+
+def vit_losses(namespace) -> list:
+    return namespace["results"]["vit"][0].history["train_loss"].tolist()
+
+
+def test_04_the_written_out_step_the_stem_and_the_crop_match_their_references(project04):
+    project, params, ns = project04
+    for method_check in [ns["stem_check"], *ns["crop_checks"], *ns["step_checks"]]:
+        assert method_check.passed, method_check.sentence
+    without_zero_grad = edited(NB04, "training_step", "        optimizer.zero_grad(set_to_none=True)\n", "")
+    broken = run_notebook(NB04, params, replace={"training_step": without_zero_grad},
+                          stop_after="training_step_check", project=project)
+    assert not any(c.passed for c in broken["step_checks"] if "final weights" in c.what), \
+        "gradients that pile up across steps: the check against fit reports it"
+
+
+@pytest.mark.exercise(NB04, 1)
+def test_04_a_class_token_changes_the_vits_runs(project04):
+    project, params, before = project04
+    asks(NB04, 1, 'set `vit_pool = "token"`', "re-run from section 4")
+    after = run_notebook(NB04, {**params, "vit_pool": "token"}, stop_after="headline_table", project=project)
+    assert after["results"]["vit"][0].model.global_pool == "token" != before["results"]["vit"][0].model.global_pool
+    vit_sweep = {name: ns["sweep"].query("family == 'vit'")["val_loss"].tolist() for name, ns in
+                 (("before", before), ("after", after))}
+    assert vit_sweep["before"] != vit_sweep["after"], "the sweep's validation losses move"
+    assert vit_losses(after) != vit_losses(before)
+
+
+@pytest.mark.exercise(NB04, 2)
+def test_04_smaller_patches_give_four_times_the_tokens(project04):
+    project, params, before = project04
+    asks(NB04, 2, "Set `vit_patch = 2` (256 tokens at 32 px)", "section 6")
+    after = run_notebook(NB04, {**params, "vit_patch": 2}, stop_after="curves", project=project)
+    tokens = {name: ns["results"]["vit"][0].model.patch_embed.num_patches for name, ns in
+              (("before", before), ("after", after))}
+    assert tokens == {"before": 16, "after": 256}, "patch 8 -> 2 at 32 px"
+    assert (project / "figures" / "smoke").exists() and vit_losses(after) != vit_losses(before)
+
+
+@pytest.mark.exercise(NB04, 3)
+def test_04_equal_epochs_instead_of_equal_steps(project04):
+    project, params, before = project04
+    asks(NB04, 3, "set `epoch_split = subset` instead of `tiled`", '"images per epoch"')
+    subset = edited(NB04, "data_size", "epoch_split = tiled ", "epoch_split = subset ")
+    after = run_notebook(NB04, params, replace={"data_size": subset}, stop_after="sizes_curve", project=project)
+    rows = {name: ns["sizes_curve"].query("fraction == 0.5").iloc[0] for name, ns in
+            (("before", before), ("after", after))}
+    full = len(before["data"].train)
+    assert rows["before"]["images per epoch"] == full > rows["before"]["train images"]
+    assert rows["after"]["images per epoch"] == rows["after"]["train images"] < full, "half the steps"
+
+
+@pytest.mark.exercise(NB04, 4)
+def test_04_cutmix_for_both_families(project04):
+    project, params, before = project04
+    asks(NB04, 4, "Set `cutmix_prob = 0.5` and re-run the notebook")
+    after = run_notebook(NB04, {**params, "cutmix_prob": 0.5}, stop_after="headline_table", project=project)
+    assert before["picseq_mix"] is None and after["picseq_mix"].p == 0.5
+    assert vit_losses(after) != vit_losses(before)
+    assert after["results"]["resnet18"][0].history["train_loss"].tolist() != \
+        before["results"]["resnet18"][0].history["train_loss"].tolist()
+
+
+# --- 05 · CutMix -----------------------------------------------------------------------------------------
+
+NB05 = "05_vit_vs_resnet_cifar100_cutmix"
+
+
+def exercise_code(notebook: str, number: int) -> str:
+    """The fenced Python block of an exercise, dedented: what a learner pastes into a cell."""
+    import textwrap
+
+    text = next(c.source for c in cells(notebook) if c.source.startswith("## Try this"))
+    item = re.split(r"^\d+\. ", text, flags=re.M)[number]
+    return textwrap.dedent(item.split("```python\n", 1)[1].split("```", 1)[0])
+
+
+@pytest.fixture(scope="module")
+def project05(tmp_path_factory, small_cifar_root):
+    """05 at a tiny size, run once with exercise 4's cell added after section 9 (nothing before it changes)."""
+    from picseq_utils import paths
+    from test_nb05_cutmix import tiny
+
+    project = tmp_path_factory.mktemp("project05")
+    before, paths.ROOT_OVERRIDE = paths.ROOT_OVERRIDE, project
+    (project / "params").mkdir()
+    (project / "notebooks").mkdir()
+    params = tiny(small_cifar_root, seeds=1, resnet_lrs=[0.003], vit_lrs=[0.001], imagenet_stem_control=False,
+                  cutmix_ablation=False, data_fractions=[1.0], seed002_recipe=False)
+    recipe_cell = next(c.source for c in cells(NB05) if "seed002_runs" in c.metadata.get("tags", []))
+    try:
+        yield project, params, run_notebook(
+            NB05, params, replace={"seed002_runs": recipe_cell + "\n" + exercise_code(NB05, 4)},
+            stop_after="seed002_runs", project=project)
+    finally:
+        paths.ROOT_OVERRIDE = before
+
+
+@pytest.mark.exercise(NB05, 1)
+def test_05_cutmix_on_half_the_batches(project05):
+    project, params, before = project05
+    asks(NB05, 1, "Set `cutmix_prob = 0.5` in a cell after the parameters")
+    after = run_notebook(NB05, {**params, "cutmix_prob": 0.5}, stop_after="curves", project=project)
+    every, half = (ns["results"]["vit"][0].history["train_acc"] for ns in (before, after))
+    assert every.isna().all(), "every batch mixed: no single true class, no training accuracy"
+    assert half.notna().any(), "batches left unmixed are scored"
+    assert vit_losses(after) != vit_losses(before)
+
+
+@pytest.mark.exercise(NB05, 2)
+def test_05_keeping_the_drawn_lambda_fails_both_checks(tmp_project, small_cifar_root):
+    from test_nb05_cutmix import tiny
+
+    asks(NB05, 2, "delete the line that recomputes `lam`", "both checks below it now report a difference")
+    line = "    lam = 1 - (x2 - x1) * (y2 - y1) / (w * h)"
+    source = next(c.source for c in cells(NB05) if "cutmix_own" in c.metadata.get("tags", []))
+    kept = "\n".join(s for s in source.splitlines() if not s.startswith(line))
+    assert kept.count("\n") == source.count("\n") - 1, "exactly one line deleted"
+    ns = run_notebook(NB05, tiny(small_cifar_root), replace={"cutmix_own": kept}, stop_after="cutmix_check",
+                      project=tmp_project)
+    assert len(ns["cutmix_checks"]) == 2
+    for cutmix_check in ns["cutmix_checks"]:
+        assert not cutmix_check.passed and cutmix_check.measured > 0.01, cutmix_check.sentence
+    assert ns["draws"]["vs torchvision"].mean() > 0.05, "on average, not in a rare draw"
+
+
+@pytest.mark.exercise(NB05, 3)
+def test_05_mixup_instead(project05):
+    project, params, before = project05
+    mixup = "mix_batch = v2.MixUp(alpha=0.2, num_classes=data.num_classes)"
+    asks(NB05, 3, f"Replace the cell of section 3 by `{mixup}`", "the curves of section 7")
+    after = run_notebook(NB05, params, replace={"cutmix": mixup}, stop_after="curves", project=project)
+    assert type(after["mix_batch"]).__name__ == "MixUp"
+    assert vit_losses(after) != vit_losses(before)
+    assert (project / "figures" / "smoke").exists()
+
+
+@pytest.mark.exercise(NB05, 4)
+def test_05_seed002s_vit_at_this_runs_budget(project05):
+    project, params, ns = project05
+    asks(NB05, 4, "After section 9, add a cell")
+    model = ns["wide_vit"].model
+    assert type(model).__name__ == "VisionTransformer" and model.global_pool == "token"
+    assert type(model.blocks[0].attn).__name__ == "WideHeadAttention", "seed 002's wide heads"
+    assert len(ns["wide_vit"].history) == params["epochs"], "the same epochs as the ViT it is compared with"
+    assert 0 <= ns["test_accs"]["vit"][0] <= 1
+
+
 # --- every exercise has its test --------------------------------------------------------------------------
 
 def marked_exercises() -> set[tuple[str, int]]:
