@@ -11,5 +11,6 @@ def resample_pos_embed(pos_embed, new_grid, prefix=1):
     keep, rows = pos_embed[:, :prefix], pos_embed[:, prefix:]
     g, d = math.isqrt(rows.shape[1]), rows.shape[2]
     image = rows.reshape(1, g, g, d).permute(0, 3, 1, 2)  # (1, D, g, g)
-    image = F.interpolate(image, size=(new_grid, new_grid), mode="bicubic", align_corners=False, antialias=True)
+    image = F.interpolate(image, size=(new_grid, new_grid), mode="bicubic", align_corners=False,
+                          antialias=True)
     return torch.cat([keep, image.permute(0, 2, 3, 1).reshape(1, new_grid * new_grid, d)], dim=1)
