@@ -22,46 +22,55 @@ class Recipe:
     rotate_degrees: int = 45       # the seed's [-pi/4, pi/4]
     skew_magnitude: float = 0.5    # the seed's [-0.5, 0.5]: Augmentor's skew(magnitude=0.5)
     skew_types: tuple = SKEW_TYPES  # Augmentor's skew_type="RANDOM" picks one of these per draw
-    distort_grid: int = 4          # tiles per side (not stated by the seed; Augmentor's documented example)
+    distort_grid: int = 4          # tiles per side (not in the seed: Augmentor's documented one)
     distort_magnitude: int = 1     # the seed's [-1, 1]: vertices move by -1, 0 or +1 pixel
     shear_degrees: int = 36        # the seed's [-pi/5, pi/5]
-    rules: str = "augmentor"       # "augmentor": round(U, 1) <= p, whole degrees | "exact": U < p, any angle
+    # "augmentor": round(U, 1) <= p, whole degrees | "exact": U < p, any angle
+    rules: str = "augmentor"
 
 
 def pixel_grid(h: int, w: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output pixel centres (x, y), each (H, W), in pixels: pixel (row i, column j) spans [j, j+1] x [i, i+1]."""
-    y, x = torch.meshgrid(torch.arange(h, device=device) + 0.5, torch.arange(w, device=device) + 0.5, indexing="ij")
+    """Output pixel centres (x, y), each (H, W), in pixels: pixel (row i, column j) spans
+    [j, j+1] x [i, i+1]."""
+    y, x = torch.meshgrid(torch.arange(h, device=device) + 0.5,
+                          torch.arange(w, device=device) + 0.5, indexing="ij")
     return x.float(), y.float()
 
 
 def resample(frames: torch.Tensor, src_x: torch.Tensor, src_y: torch.Tensor) -> torch.Tensor:
-    """Every output pixel of float frames (T, C, H, W) reads the source at (src_x, src_y) pixels: one map for all."""
+    """Every output pixel of float frames (T, C, H, W) reads the source at (src_x, src_y) pixels:
+    one map for all."""
     t, _, h, w = frames.shape
     grid = torch.stack([src_x / w * 2 - 1, src_y / h * 2 - 1], dim=-1).to(frames)
-    out = F.grid_sample(frames, grid.expand(t, -1, -1, -1), mode="bicubic", padding_mode="border", align_corners=False)
+    out = F.grid_sample(frames, grid.expand(t, -1, -1, -1), mode="bicubic", padding_mode="border",
+                        align_corners=False)
     return out.clamp(0, 1)
 
 
 def rotate90(frames: torch.Tensor, quarter_turns: int) -> torch.Tensor:
-    """Counter-clockwise quarter turns (PIL's rotate(90 k, expand=True)); the clip keeps its shape."""
+    """Counter-clockwise quarter turns (PIL's rotate(90 k, expand=True)); the shape is kept."""
     out = torch.rot90(frames, quarter_turns, dims=(-2, -1))
     if out.shape != frames.shape:
-        out = F.interpolate(out, size=frames.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+        out = F.interpolate(out, size=frames.shape[-2:], mode="bilinear", antialias=True,
+                            align_corners=False)
     return out
 
 
 def rotate_crop(frames: torch.Tensor, degrees: float) -> torch.Tensor:
-    """Rotate counter-clockwise by ``degrees``, crop the largest inner rectangle, resize back (RotateRange)."""
+    """Rotate counter-clockwise by ``degrees``, crop the largest inner rectangle, resize back
+    (RotateRange)."""
     _, _, h, w = frames.shape
     a = math.radians(degrees)
     c, s = math.cos(a), math.sin(a)
     scale = min(w / (w * abs(c) + h * abs(s)), h / (w * abs(s) + h * abs(c)))
     x, y = pixel_grid(h, w, frames.device)
     ox, oy = (x - w / 2) * scale, (y - h / 2) * scale  # output pixel, from the centre, in the crop
-    return resample(frames, w / 2 + c * ox - s * oy, h / 2 + s * ox + c * oy)  # inverse of a CCW turn (y down)
+    # the inverse of a counter-clockwise turn (y down)
+    return resample(frames, w / 2 + c * ox - s * oy, h / 2 + s * ox + c * oy)
 
 
-CORNERS = ((0, 0), (1, 0), (1, 1), (0, 1))  # top-left, top-right, bottom-right, bottom-left, as (x, y) in frame units
+# top-left, top-right, bottom-right, bottom-left, as (x, y) in frame units
+CORNERS = ((0, 0), (1, 0), (1, 1), (0, 1))
 OUTWARD = ((-1, -1), (1, -1), (1, 1), (-1, 1))  # which way is "out" along x and y at each corner
 SKEW_MOVES = {  # Augmentor's Skew: direction number -> the (corner, axis) pairs it pushes out
     "TILT": [((0, 1), (3, 1)), ((1, 1), (2, 1)), ((0, 0), (1, 0)), ((2, 0), (3, 0))],
@@ -77,28 +86,33 @@ def homography(src: list, dst: list) -> torch.Tensor:
     for (x, y), (u, v) in zip(src, dst):
         rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
         rhs += [u, v]
-    m = torch.linalg.solve(torch.tensor(rows, dtype=torch.float64), torch.tensor(rhs, dtype=torch.float64))
+    m = torch.linalg.solve(torch.tensor(rows, dtype=torch.float64),
+                           torch.tensor(rhs, dtype=torch.float64))
     return torch.cat([m, torch.ones(1, dtype=torch.float64)]).view(3, 3)
 
 
 def skew(frames: torch.Tensor, moves: tuple, amount: int) -> torch.Tensor:
-    """Push the listed (corner, axis) pairs outward by ``amount`` pixels and warp the frame onto them."""
+    """Push the listed (corner, axis) pairs outward by ``amount`` pixels and warp the frame onto
+    them."""
     _, _, h, w = frames.shape
     frame = [[cx * w, cy * h] for cx, cy in CORNERS]
     pushed = [list(p) for p in frame]
     for corner, axis in moves:
         pushed[corner][axis] += OUTWARD[corner][axis] * amount
-    m = homography(pushed, frame).float().to(frames.device)  # output pixel -> source pixel (PIL's PERSPECTIVE)
+    # output pixel -> source pixel (PIL's PERSPECTIVE)
+    m = homography(pushed, frame).float().to(frames.device)
     x, y = pixel_grid(h, w, frames.device)
     q = m @ torch.stack([x.flatten(), y.flatten(), torch.ones(h * w, device=frames.device)])
     return resample(frames, (q[0] / q[2]).view(h, w), (q[1] / q[2]).view(h, w))
 
 
 def grid_distort(frames: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """Move the interior vertices of a tile grid by ``offsets`` (grid-1, grid-1, 2) pixels (x, y) (Distort)."""
+    """Move the interior vertices of a tile grid by ``offsets`` (grid-1, grid-1, 2) pixels (x, y)
+    (Distort)."""
     _, _, h, w = frames.shape
     g = offsets.shape[0] + 1
-    moves = F.pad(offsets.permute(2, 0, 1).to(frames), (1, 1, 1, 1))  # (2, g+1, g+1); border vertices stay
+    # (2, g+1, g+1); border vertices stay
+    moves = F.pad(offsets.permute(2, 0, 1).to(frames), (1, 1, 1, 1))
     x, y = pixel_grid(h, w, frames.device)
 
     def tile(coord, size):  # which tile along one axis, and how far across it (0..1)
@@ -115,16 +129,19 @@ def grid_distort(frames: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
 
 
 def shear_crop(frames: torch.Tensor, degrees: float, axis: str) -> torch.Tensor:
-    """Shear along ``axis`` ("x" or "y") by ``degrees``, crop the empty wedge, resize back (Shear)."""
+    """Shear along ``axis`` ("x" or "y") by ``degrees``, crop the empty wedge, resize back
+    (Shear)."""
     _, _, h, w = frames.shape
     t = math.tan(math.radians(degrees))
     x, y = pixel_grid(h, w, frames.device)
     if axis == "x":  # the kept columns [strip, w) of the sheared image spread over the full width
         strip = math.ceil(abs(t) * h)
         return resample(frames, x * (w - strip) / w + (t * y if t > 0 else strip - abs(t) * y), y)
-    shift = abs(t) * w  # y: the same with rows, but Augmentor offsets by the exact shift and crops it rounded
+    # y: the same with rows, but Augmentor offsets by the exact shift and crops it rounded
+    shift = abs(t) * w
     strip = round(shift)
-    return resample(frames, x, strip + y * (h - strip) / h + (t * x - shift if t > 0 else -abs(t) * x))
+    return resample(frames, x,
+                    strip + y * (h - strip) / h + (t * x - shift if t > 0 else -abs(t) * x))
 
 
 def flip(frames: torch.Tensor) -> torch.Tensor:
@@ -146,7 +163,8 @@ class AugmentParams:
     shear_axis: str = "x"
 
 
-def sample_params(h: int, w: int, generator: torch.Generator | None = None, recipe: Recipe = Recipe()) -> AugmentParams:
+def sample_params(h: int, w: int, generator: torch.Generator | None = None,
+                  recipe: Recipe = Recipe()) -> AugmentParams:
     """Draw one clip's parameters (frames h x w) from ``generator``."""
     def uniform(lo, hi):
         return lo + (hi - lo) * torch.rand((), generator=generator).item()
@@ -171,7 +189,8 @@ def sample_params(h: int, w: int, generator: torch.Generator | None = None, reci
     kind = recipe.skew_types[randint(0, len(recipe.skew_types) - 1)]
     moves = SKEW_MOVES[kind][randint(0, len(SKEW_MOVES[kind]) - 1)]
     m, g = recipe.distort_magnitude, recipe.distort_grid
-    return AugmentParams(fired, angle, kind, moves, randint(1, math.ceil(max(h, w) * recipe.skew_magnitude)),
+    return AugmentParams(fired, angle, kind, moves,
+                         randint(1, math.ceil(max(h, w) * recipe.skew_magnitude)),
                          torch.randint(-m, m + 1, (g - 1, g - 1, 2), generator=generator).float(),
                          shear, "x" if randint(0, 1) == 0 else "y")
 
@@ -179,8 +198,10 @@ def sample_params(h: int, w: int, generator: torch.Generator | None = None, reci
 def apply_augmentor(frames: torch.Tensor, prm: AugmentParams) -> torch.Tensor:
     """The seven steps in the seed's order on float frames (T, C, H, W), one draw for all frames."""
     steps = {"rotate90": lambda f: rotate90(f, 1), "rotate270": lambda f: rotate90(f, 3),
-             "rotate": lambda f: rotate_crop(f, prm.angle), "skew": lambda f: skew(f, prm.skew_moves, prm.skew_amount),
-             "distort": lambda f: grid_distort(f, prm.offsets), "shear": lambda f: shear_crop(f, prm.shear_angle, prm.shear_axis),
+             "rotate": lambda f: rotate_crop(f, prm.angle),
+             "skew": lambda f: skew(f, prm.skew_moves, prm.skew_amount),
+             "distort": lambda f: grid_distort(f, prm.offsets),
+             "shear": lambda f: shear_crop(f, prm.shear_angle, prm.shear_axis),
              "flip": flip}
     for step in STEPS:
         if prm.fired[step]:
@@ -202,25 +223,29 @@ def torchvision_pipeline(recipe: Recipe = Recipe()) -> v2.Compose:
     ])
 
 
-def augment_clip(clip: torch.Tensor, mode: str = "augmentor", generator: torch.Generator | None = None,
+def augment_clip(clip: torch.Tensor, mode: str = "augmentor",
+                 generator: torch.Generator | None = None,
                  recipe: Recipe = Recipe()) -> torch.Tensor:
-    """One clip (T, C, H, W), uint8 or float in [0, 1], augmented with ONE draw for all frames; same shape and dtype.
-    torchvision mode draws from torch's global generator, seeded from ``generator`` (which is left as it was)."""
+    """One clip (T, C, H, W), uint8 or float in [0, 1], augmented with ONE draw for all frames; same
+    shape and dtype. torchvision mode draws from torch's global generator, seeded from ``generator``
+    (which is left as it was)."""
     if clip.ndim != 4:
-        raise ValueError(f"a clip is (T, C, H, W); got shape {tuple(clip.shape)} (augment a batch clip by clip)")
+        raise ValueError(f"a clip is (T, C, H, W); got shape {tuple(clip.shape)} "
+                         f"(augment a batch clip by clip)")
     frames = clip.float() / 255 if clip.dtype == torch.uint8 else clip
     if mode == "augmentor":
         out = apply_augmentor(frames, sample_params(*frames.shape[-2:], generator, recipe))
     elif mode == "torchvision":
         if min(frames.shape[-2:]) < 21:  # ElasticTransform(sigma=5) pads 20 px by reflection
-            raise ValueError(f"torchvision mode needs frames of at least 21 px, got {tuple(frames.shape[-2:])}; "
-                             f"use mode='augmentor'")
+            raise ValueError(f"torchvision mode needs frames of at least 21 px, got "
+                             f"{tuple(frames.shape[-2:])}; use mode='augmentor'")
         with torch.random.fork_rng(devices=[]):
             if generator is not None:
                 torch.manual_seed(int(torch.randint(0, 2**62, (), generator=generator)))
             out = torchvision_pipeline(recipe)(tv_tensors.Video(frames)).as_subclass(torch.Tensor)
         if out.shape != frames.shape:  # a quarter turn of a non-square frame: back to its own size
-            out = F.interpolate(out, size=frames.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+            out = F.interpolate(out, size=frames.shape[-2:], mode="bilinear", antialias=True,
+                                align_corners=False)
     else:
         raise ValueError(f"unknown augmentation mode {mode!r}; valid: {', '.join(MODES)}")
     return (out.clamp(0, 1) * 255).round().to(torch.uint8) if clip.dtype == torch.uint8 else out
@@ -228,21 +253,26 @@ def augment_clip(clip: torch.Tensor, mode: str = "augmentor", generator: torch.G
 
 def augment_clips(clips: torch.Tensor, mode: str = "augmentor", seed: int = 0, copies: int = 1,
                   recipe: Recipe = Recipe()) -> torch.Tensor:
-    """``copies`` augmented versions of every clip of (N, T, C, H, W), clip-major: (N * copies, T, C, H, W)."""
+    """``copies`` augmented versions of every clip of (N, T, C, H, W), clip-major:
+    (N * copies, T, C, H, W)."""
     gen = torch.Generator().manual_seed(seed)
-    return torch.stack([augment_clip(clip, mode, gen, recipe) for clip in clips for _ in range(copies)])
+    return torch.stack([augment_clip(clip, mode, gen, recipe)
+                        for clip in clips for _ in range(copies)])
 
 
-def frame_consistency(clip: torch.Tensor, mode: str, draws: int = 10, seed: int = 0, recipe: Recipe = Recipe()) -> dict:
-    """Largest pixel difference (0-1) over ``draws``: between the frames of an augmented clip of identical frames,
-    and between each augmented frame and the same draw applied to that frame alone."""
+def frame_consistency(clip: torch.Tensor, mode: str, draws: int = 10, seed: int = 0,
+                      recipe: Recipe = Recipe()) -> dict:
+    """Largest pixel difference (0-1) over ``draws``: between the frames of an augmented clip of
+    identical frames, and between each augmented frame and the same draw applied to that frame
+    alone."""
     frames = clip.float() / 255 if clip.dtype == torch.uint8 else clip
     same = frames[:1].expand_as(frames).clone()
     worst = {"identical frames stay identical": 0.0, "frame alone = frame in clip": 0.0}
     for d in range(draws):
-        draw = lambda x: augment_clip(x, mode, torch.Generator().manual_seed(seed + d), recipe)  # noqa: E731
+        draw = lambda x: augment_clip(x, mode, torch.Generator().manual_seed(seed + d), recipe)
         out, whole = draw(same), draw(frames)
         alone = torch.cat([draw(frames[t:t + 1]) for t in range(len(frames))])
-        worst["identical frames stay identical"] = max(worst["identical frames stay identical"], float((out - out[:1]).abs().max()))
-        worst["frame alone = frame in clip"] = max(worst["frame alone = frame in clip"], float((whole - alone).abs().max()))
+        for what, diff in (("identical frames stay identical", out - out[:1]),
+                           ("frame alone = frame in clip", whole - alone)):
+            worst[what] = max(worst[what], float(diff.abs().max()))
     return worst
