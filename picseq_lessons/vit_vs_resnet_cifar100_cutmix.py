@@ -7,10 +7,12 @@ from torch import nn
 
 
 def cutmix(images, labels, num_classes, alpha=1.0, *, max_lambda=False, permute=False):
-    """CutMix of a batch (images (N, C, H, W), class labels (N,)) -> mixed images and soft labels (N, classes).
-    Two options of IDMM's official code (notebook 06): ``max_lambda`` (λ = max(λ, 1 − λ): the pasted box is never
-    the larger part) and ``permute`` (partners by a random permutation instead of the neighbour)."""
-    lam = float(torch.distributions.Beta(torch.tensor([alpha]), torch.tensor([alpha])).sample(()))  # the aim
+    """CutMix of a batch (images (N, C, H, W), class labels (N,)) -> mixed images and soft labels
+    (N, classes). Two options of IDMM's official code (notebook 06): ``max_lambda``
+    (λ = max(λ, 1 − λ): the pasted box is never the larger part) and ``permute`` (partners by a
+    random permutation instead of the neighbour)."""
+    beta = torch.distributions.Beta(torch.tensor([alpha]), torch.tensor([alpha]))
+    lam = float(beta.sample(()))  # the aim
     if max_lambda:
         lam = max(lam, 1 - lam)
     h, w = images.shape[-2:]
@@ -20,7 +22,10 @@ def cutmix(images, labels, num_classes, alpha=1.0, *, max_lambda=False, permute=
     y1, y2 = max(cy - half_h, 0), min(cy + half_h, h)
     lam = 1 - (x2 - x1) * (y2 - y1) / (w * h)  # ... so λ is recomputed: the share of A that is left
     n = len(images)  # image i gets its box from image i - 1 (or from a random partner)
-    partner = torch.randperm(n, device=images.device) if permute else torch.arange(n, device=images.device).roll(1)
+    if permute:
+        partner = torch.randperm(n, device=images.device)
+    else:
+        partner = torch.arange(n, device=images.device).roll(1)
     mixed = images.clone()
     mixed[..., y1:y2, x1:x2] = images[partner][..., y1:y2, x1:x2]
     one_hot = nn.functional.one_hot(labels, num_classes).float()
