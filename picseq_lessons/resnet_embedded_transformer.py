@@ -16,7 +16,8 @@ def rope_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> tor
 
 
 def apply_rope(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Turn the pairs (x0, x1), (x2, x3), ... of the last dimension of ``x`` (..., T, D) by their angles."""
+    """Turn the pairs (x0, x1), (x2, x3), ... of the last dimension of ``x``
+    (..., T, D) by their angles."""
     angles = rope_angles(positions, x.shape[-1])
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     even, odd = x[..., 0::2], x[..., 1::2]
@@ -26,7 +27,8 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
 class FrameSelfAttention(nn.Module):
     """Multi-head self-attention over frames with a free head width and optional RoPE on q and k."""
 
-    def __init__(self, dim: int = 256, heads: int = 8, head_dim: int = 64, rope: bool = True, dropout: float = 0.1):
+    def __init__(self, dim: int = 256, heads: int = 8, head_dim: int = 64, rope: bool = True,
+                 dropout: float = 0.1):
         super().__init__()
         self.heads, self.head_dim, self.rope, self.dropout = heads, head_dim, rope, dropout
         self.qkv = nn.Linear(dim, 3 * heads * head_dim)
@@ -34,9 +36,11 @@ class FrameSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, need_weights: bool = False):
         b, t, _ = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # each (B, heads, T, d)
+        # each (B, heads, T, d)
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         if self.rope:
-            q, k = apply_rope(q, torch.arange(t, device=x.device)), apply_rope(k, torch.arange(t, device=x.device))
+            q, k = (apply_rope(q, torch.arange(t, device=x.device)),
+                    apply_rope(k, torch.arange(t, device=x.device)))
         drop = self.dropout if self.training else 0.0
         if need_weights:  # the explicit form, to look at the weights
             weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)
@@ -47,14 +51,17 @@ class FrameSelfAttention(nn.Module):
 
 
 class EncoderLayer(nn.Module):
-    """Post-norm transformer encoder layer (as ``nn.TransformerEncoderLayer``: ReLU feed-forward, dropout)."""
+    """Post-norm transformer encoder layer (as ``nn.TransformerEncoderLayer``:
+    ReLU feed-forward, dropout)."""
 
-    def __init__(self, dim: int = 256, heads: int = 8, head_dim: int = 64, ff: int = 256, rope: bool = True,
-                 dropout: float = 0.1):
+    def __init__(self, dim: int = 256, heads: int = 8, head_dim: int = 64, ff: int = 256,
+                 rope: bool = True, dropout: float = 0.1):
         super().__init__()
         self.attn = FrameSelfAttention(dim, heads, head_dim, rope, dropout)
-        self.ff = nn.Sequential(nn.Linear(dim, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, dim))
-        self.norm1, self.norm2, self.drop = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.Dropout(dropout)
+        self.ff = nn.Sequential(nn.Linear(dim, ff), nn.ReLU(), nn.Dropout(dropout),
+                                nn.Linear(ff, dim))
+        self.norm1, self.norm2, self.drop = (nn.LayerNorm(dim), nn.LayerNorm(dim),
+                                             nn.Dropout(dropout))
 
     def forward(self, x: torch.Tensor, need_weights: bool = False):
         attended, weights = self.attn(x, need_weights)
@@ -69,35 +76,40 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def resnet18_backbone(imagenet: bool = True) -> tuple[nn.Module, dict]:
-    """torchvision's ResNet-18 without its classifier (frames -> 512); ImageNet weights when cached or downloadable,
-    otherwise random initialisation, said in the returned description."""
+    """torchvision's ResNet-18 without its classifier (frames -> 512); ImageNet weights when cached
+    or downloadable, otherwise random initialisation, said in the returned description."""
     model = build_model("resnet18_imagenet", 1000)
-    info = load_imagenet_weights(model, "resnet18_imagenet", fallback=True) if imagenet else {"weights": "random"}
+    info = (load_imagenet_weights(model, "resnet18_imagenet", fallback=True) if imagenet
+            else {"weights": "random"})
     model.fc = nn.Identity()
     return model, info
 
 
 class ClipClassifier(nn.Module):
-    """Clips (B, T, C, H, W) through ``backbone``, or cached features (B, T, 512) -> log-probabilities (B, classes)."""
-
-    def __init__(self, backbone: nn.Module | None = None, *, frames: int = 8, feature_dim: int = 512, dim: int = 256,
-                 layers: int = 2, heads: int = 8, head_dim: int = 64, ff: int = 256, position: str = "rope",
-                 head: str = "concat", transformer: bool = True, classes: int = 2, dropout: float = 0.1):
+    """Clips (B, T, C, H, W) or cached features (B, T, 512) -> log-probabilities (B, classes)."""
+    def __init__(self, backbone: nn.Module | None = None, *, frames: int = 8,
+                 feature_dim: int = 512, dim: int = 256, layers: int = 2, heads: int = 8,
+                 head_dim: int = 64, ff: int = 256, position: str = "rope", head: str = "concat",
+                 transformer: bool = True, classes: int = 2, dropout: float = 0.1):
         super().__init__()
         if position not in ("rope", "learned", "none") or head not in ("concat", "mean"):
-            raise ValueError(f"position must be rope, learned or none and head concat or mean; got {position!r}, {head!r}")
-        self.backbone, self.frames, self.head_kind, self.transformer = backbone, frames, head, transformer
+            raise ValueError(f"position must be rope, learned or none and head concat or mean; "
+                             f"got {position!r}, {head!r}")
+        self.backbone, self.frames, self.head_kind, self.transformer = (backbone, frames, head,
+                                                                        transformer)
         self.embed = nn.Linear(feature_dim, dim)  # the picture embedding
-        self.pos = nn.Parameter(0.02 * torch.randn(1, frames, dim)) if position == "learned" else None
-        self.layers = nn.ModuleList(EncoderLayer(dim, heads, head_dim, ff, position == "rope", dropout)
-                                    for _ in range(layers if transformer else 0))
+        self.pos = nn.Parameter(0.02*torch.randn(1, frames, dim)) if position == "learned" else None
+        self.layers = nn.ModuleList(
+            EncoderLayer(dim, heads, head_dim, ff, position == "rope", dropout)
+            for _ in range(layers if transformer else 0))
         width = dim * frames if head == "concat" and transformer else dim
-        self.head = nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, classes))
-
+        self.head = nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Dropout(0.2),
+                                  nn.Linear(256, classes))
     def forward(self, x: torch.Tensor, need_weights: bool = False):
         if x.ndim == 5:  # clips: every frame through the backbone
             if self.backbone is None:
-                raise ValueError("this model has no backbone: give it cached features (B, T, 512), not clips")
+                raise ValueError("this model has no backbone: give it cached features (B, T, 512), "
+                                 "not clips")
             x = self.backbone(x.flatten(0, 1)).float().view(*x.shape[:2], -1)
         if x.shape[1] != self.frames:
             raise ValueError(f"expected {self.frames} frames per clip, got {x.shape[1]}")
@@ -109,7 +121,8 @@ class ClipClassifier(nn.Module):
         if not self.transformer:  # per-frame baseline: average the frames' probabilities
             out = torch.logsumexp(F.log_softmax(self.head(z), -1), dim=1) - math.log(z.shape[1])
         else:
-            out = F.log_softmax(self.head(z.flatten(1) if self.head_kind == "concat" else z.mean(1)), -1)
+            out = F.log_softmax(self.head(z.flatten(1) if self.head_kind == "concat"
+                                          else z.mean(1)), -1)
         return (out, weights) if need_weights else out
 
 
@@ -137,7 +150,9 @@ def normalise_clips(clips: torch.Tensor) -> torch.Tensor:
     return (clips.float() / 255 - mean) / std
 
 
-def embed_clips(backbone: nn.Module, clips: torch.Tensor, device, batch_clips: int = 32) -> torch.Tensor:
-    """Every frame of uint8 clips (N, T, C, H, W) through the backbone once: (N, T, 512) float32 on the CPU."""
+def embed_clips(backbone: nn.Module, clips: torch.Tensor, device,
+                batch_clips: int = 32) -> torch.Tensor:
+    """Every frame of uint8 clips (N, T, C, H, W) through the backbone once:
+    (N, T, 512) float32 on the CPU."""
     frames = (normalise_clips(chunk.to(device)).flatten(0, 1) for chunk in clips.split(batch_clips))
     return infer(backbone.to(device), frames, device).view(*clips.shape[:2], -1)
