@@ -91,6 +91,153 @@ def test_01_a_generator_per_frame_breaks_both_consistency_checks(tmp_project):
     assert min(metrics(ns)[f"consistency_max_diff_{mode}"] for mode in ("augmentor", "torchvision")) > 0.05
 
 
+# --- 02 · ResNet-embedded transformer -------------------------------------------------------------------
+
+NB02 = "02_resnet_embedded_transformer"
+
+
+@pytest.fixture(scope="module")
+def project02(tmp_path_factory):
+    from picseq_utils import paths
+    from test_nb02_notebook import TINY
+
+    project = tmp_path_factory.mktemp("project02")
+    before, paths.ROOT_OVERRIDE = paths.ROOT_OVERRIDE, project
+    (project / "params").mkdir()
+    (project / "notebooks").mkdir()
+    try:
+        yield project, TINY, run_notebook(NB02, TINY, stop_after="leaky", project=project)
+    finally:
+        paths.ROOT_OVERRIDE = before
+
+
+@pytest.mark.exercise(NB02, 1)
+def test_02_one_more_ablation_variant(project02):
+    project, params, _ = project02
+    variant = '"learned positions, mean head": dict(position="learned", head="mean")'
+    asks(NB02, 1, f"add `{variant}`")
+    opening = "variants = {\n"
+    ns = run_notebook(NB02, params, replace={"variants": edited(NB02, "variants", opening,
+                                                                  opening + f"    {variant},\n")},
+                      project=project)
+    assert "learned positions, mean head" in set(ns["ablations"]["variant"])
+    assert "val_acc_learned_positions__mean_head" in metrics(ns)
+    shown = [c.name_b for c in ns["findings"].items if hasattr(c, "name_b")]
+    assert "learned positions, mean head" in shown, "the findings compare it with the seed model"
+
+
+@pytest.mark.exercise(NB02, 3)
+def test_02_the_seeds_32_copies(project02):
+    project, params, before = project02
+    asks(NB02, 3, "Set `copies = 32` (the seed's ×32)", 'the leakage gap in "What this run shows"')
+    ns = run_notebook(NB02, {**params, "copies": 32}, project=project)
+    assert len(ns["augmented"]) == 32 * len(ns["clipset"]) == 16 * len(before["augmented"])
+    assert "leakage_gap" in metrics(ns), "the leakage comparison is made and recorded"
+
+
+@pytest.mark.exercise(NB02, 4)
+def test_02_torchvision_augmentation(project02):
+    project, params, before = project02
+    asks(NB02, 4, 'Set `augment_mode = "torchvision"`', "split-by-clip accuracy")
+    ns = run_notebook(NB02, {**params, "augment_mode": "torchvision"}, stop_after="leaky", project=project)
+    assert not torch.equal(ns["augmented"], before["augmented"]), "other augmented clips"
+    assert not torch.equal(ns["aug_features"], before["aug_features"]), "other embeddings to train on"
+    assert len(ns["honest"]["val_acc"]) == len(before["honest"]["val_acc"]), "the split-by-clip accuracy"
+
+
+# --- 03 · ViT anatomy ------------------------------------------------------------------------------------
+
+NB03 = "03_vit_anatomy"
+
+
+@pytest.mark.exercise(NB03, 3)
+def test_03_upsampled_digits_keep_sixteen_tokens(tmp_project):
+    from test_nb03_vit_anatomy import TINY
+
+    asks(NB03, 3, "set `image_size = 16`, `patch_size = 4` and `resample_size = 32`")
+    runs = {size: run_notebook(NB03, {**TINY, "image_size": size, "patch_size": size // 4,
+                                      "resample_size": 2 * size},
+                               stop_after="train", project=tmp_project) for size in (8, 16)}
+    for size, ns in runs.items():
+        assert ns["model"].patch_embed.num_patches == 16, "the same 16 tokens"
+        assert ns["model"].patch_embed.img_size == (size, size)
+    assert all(0 <= ns["inspected_acc"] <= 1 for ns in runs.values()), "each run's accuracy, to compare"
+
+
+@pytest.mark.exercise(NB03, 4)
+def test_03_fine_tuning_the_control_instead(tmp_project):
+    from test_nb03_vit_anatomy import TINY
+
+    asks(NB03, 4, "fine-tune the `control` model (random table) instead of `moved` (both names in the "
+                  "`if finetune_epochs:` block)")
+    source = next(c.source for c in cells(NB03) if "finetune" in c.metadata.get("tags", []))
+    block = source[source.index("if finetune_epochs:"):]
+    swapped = source.replace(block, block.replace("moved", "control"))
+    assert swapped.count("fit(control") == 1
+    runs = [run_notebook(NB03, TINY, replace=replace, stop_after="finetune", project=tmp_project)
+            for replace in ({}, {"finetune": swapped})]
+    rows = [{r["step"]: r["accuracy"] for r in ns["resampling"]} for ns in runs]
+    tuned = next(k for k in rows[1] if k.startswith("after"))
+    ns = runs[1]
+    untouched = ns["evaluate"](ns["moved"], ns["eval_loader"](ns["held_out"], ns["resample_size"]),
+                               ns["run"].device)["accuracy"]
+    assert untouched == rows[1]["table interpolated, no training"], "moved is no longer fine-tuned"
+    assert not torch.equal(runs[0]["moved"].pos_embed, ns["moved"].pos_embed), "as it was before the edit"
+    assert 0 <= rows[1][tuned] <= 1, "the control's accuracy after fine-tuning, to compare"
+
+
+# --- 06 · IDMM -------------------------------------------------------------------------------------------
+
+NB06 = "06_idmm_small_data_pretraining"
+
+
+def run06(project, stop_after, replace=None, **params):
+    from test_nb06_idmm import TINY
+
+    return run_notebook(NB06, {**TINY, **params}, project=project, stop_after=stop_after, replace=replace)
+
+
+def instance_ce(ns, name):
+    return metrics(ns)[f"pretrain_instance_ce_{name}"]
+
+
+@pytest.mark.exercise(NB06, 1)
+def test_06_the_paper_formulation_with_per_group_mixing(tmp_project):
+    asks(NB06, 1, "make `\"paper\"` use `official_mix(n)` with label smoothing")
+    paper = '"paper": (paper_mix, None, label_smoothing)'
+    grouped = edited(NB06, "formulations", paper, '"paper": (official_mix(n), None, label_smoothing)')
+    runs = [run06(tmp_project, "pretrain-loop", replace) for replace in ({}, {"formulations": grouped})]
+    assert instance_ce(runs[0], "paper") != instance_ce(runs[1], "paper")
+
+
+@pytest.mark.exercise(NB06, 2)
+def test_06_pairs_of_images_share_a_target(tmp_project):
+    asks(NB06, 2, "return `torch.arange(n) // 2`", "the linear probe")
+    pairs = "def instance_targets(n):\n    return torch.arange(n) // 2\n"
+    runs = [run06(tmp_project, "probe", replace) for replace in ({}, {"instance-targets": pairs})]
+    assert runs[1]["instance_targets"](6).tolist() == [0, 0, 1, 1, 2, 2]
+    probes = [{k: v for k, v in metrics(ns).items() if "probe" in k} for ns in runs]
+    assert probes[0] and probes[0].keys() == probes[1].keys() and probes[0] != probes[1]
+
+
+@pytest.mark.exercise(NB06, 3)
+def test_06_two_large_views_only(tmp_project):
+    asks(NB06, 3, "Set `small_crops = 0` in the parameters cell", "the head-row table")
+    runs = [run06(tmp_project, "pretrain-loop", small_crops=k) for k in (4, 0)]
+    assert [ns["kinds"] for ns in runs] == [["large"] * 2 + ["small"] * 4, ["large"] * 2]
+    assert instance_ce(runs[0], "paper") != instance_ce(runs[1], "paper")
+    assert runs[0]["head_rows"] != runs[1]["head_rows"]
+
+
+@pytest.mark.exercise(NB06, 4)
+def test_06_official_mix_without_max_lambda(tmp_project):
+    asks(NB06, 4, "call `cutmix` with `max_lambda=False` inside `official_mix`")
+    loose = edited(NB06, "formulations", "max_lambda=True, permute=True", "max_lambda=False, permute=True")
+    runs = [run06(tmp_project, "pretrain-loop", replace, formulations=["official"])
+            for replace in ({}, {"formulations": loose})]
+    assert instance_ce(runs[0], "official") != instance_ce(runs[1], "official")
+
+
 # --- 04 · ViT vs ResNet-18 ------------------------------------------------------------------------------
 
 NB04 = "04_vit_vs_resnet_cifar10"

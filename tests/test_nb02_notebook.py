@@ -23,6 +23,7 @@ def metrics(ns) -> dict:
     return {m["name"]: m for m in ns["run"].writer.content["metrics"]}
 
 
+@pytest.mark.exercise(NB, 2)
 def test_rope_replaced_by_no_position_encoding_removes_position_information(tmp_project):
     before = metrics(run_notebook(NB, params=TINY, stop_after="attention_check", project=tmp_project))
     assert before["rope_offset_spread"]["value"] > 0.1 and before["attention_order_sensitivity"]["value"] > 1e-3

@@ -116,6 +116,7 @@ def test_position_similarity_and_filter_components(m):
 # --------------------------------------------------------------------------- the notebook, run
 
 
+@pytest.mark.exercise(NAME, 1)
 def test_rollout_replaced_by_the_last_layer_changes_the_recorded_rollout(tmp_project, m):
     last_only = "def attention_rollout(attentions, residual=0.5):\n    return attentions[-1].mean(dim=1)\n"
     ns = run_notebook(NAME, params=TINY, replace={"rollout": last_only}, stop_after="reading", project=tmp_project)
@@ -129,6 +130,7 @@ def test_rollout_replaced_by_the_last_layer_changes_the_recorded_rollout(tmp_pro
     assert abs(ns["entropy"](original) - recorded["last_layer_entropy"]) > 1e-6
 
 
+@pytest.mark.exercise(NAME, 2)
 def test_zeroed_position_embeddings_leave_no_layout_to_find(tmp_project):
     zeroed = tagged("model") + "\nmodel.pos_embed.data.zero_()\nmodel.pos_embed.requires_grad_(False)\n"
     ns = run_notebook(NAME, params=TINY, replace={"model": zeroed}, stop_after="possim_summary", project=tmp_project)
