@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import logging
 import os
 import shutil
 import sys
@@ -87,10 +88,24 @@ def _check_kernel() -> None:
         print(f"[picseq.report] could not inspect the python3 kernel: {err}", file=sys.stderr)
 
 
+class _ValidatedParameters(logging.Filter):
+    """papermill's parser of parameters cells misses a declaration whose type is a call (``Int(1, size=True)``)
+    and warns "Passed unknown parameter" for it; picseq's schema has checked every name already."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.names = {f"Passed unknown parameter: {name}" for name in names}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.names
+
+
 def execute(notebook: Path, output: Path, parameters: dict, timeout: int | None) -> tuple[bool, str]:
     """Run one notebook with papermill; (ok, error summary)."""
     import papermill
 
+    quiet = _ValidatedParameters(parameters)
+    logging.getLogger("papermill").addFilter(quiet)
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
                                    cwd=str(notebook.parent), progress_bar=False, log_output=False,
@@ -99,6 +114,8 @@ def execute(notebook: Path, output: Path, parameters: dict, timeout: int | None)
     except Exception as err:  # noqa: BLE001 - every failure is reported, the run goes on
         lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
         return False, f"{type(err).__name__}: " + " | ".join(lines[-3:])[:600]
+    finally:
+        logging.getLogger("papermill").removeFilter(quiet)
 
 
 def without_machine_paths(text: str) -> str:

@@ -204,3 +204,13 @@ def test_the_pages_name_paths_inside_the_checkout_relative_to_it_and_the_home_fo
             f"cwd {tmp_project}; cache {Path.home()}/.cache/torch")
     assert report.without_machine_paths(text) == ("loaded from the checkpoint in checkpoints/smoke/04/resnet\n"
                                                   "cwd .; cache ~/.cache/torch")
+
+
+def test_papermills_warning_about_validated_parameters_is_dropped_and_others_kept():
+    import logging
+
+    quiet = report._ValidatedParameters({"finetune_lrs": [0.002]})
+    make = lambda text: logging.LogRecord("papermill", logging.WARNING, __file__, 1, text, None, None)  # noqa: E731
+    assert not quiet.filter(make("Passed unknown parameter: finetune_lrs"))
+    assert quiet.filter(make("Passed unknown parameter: finetune_lr")), "a name picseq did not check still warns"
+    assert quiet.filter(make("Executing notebook with kernel: python3"))
