@@ -4,12 +4,14 @@ from picseq_utils.data import load_cifar10, load_cifar100, load_digits
 
 LOADERS = {"cifar10": load_cifar10, "cifar100": load_cifar100, "digits": load_digits}
 NATIVE_SIZE = {"cifar10": 32, "cifar100": 32, "digits": 8}
-MIRROR_SAFE = {"cifar10": True, "cifar100": True, "digits": False}  # does a left-right flip keep the class?
+# does a left-right flip keep the class?
+MIRROR_SAFE = {"cifar10": True, "cifar100": True, "digits": False}
 
 
 def load_study_data(dataset, source, root, train_limit=0, test_limit=0, val_fraction=0.1):
-    """``dataset`` at its native size with a validation split carved from its training images (class-balanced,
-    fixed seed); ``train_limit`` / ``test_limit`` (0 = all) take class-balanced subsets for quick runs."""
+    """``dataset`` at its native size with a validation split carved from its training images
+    (class-balanced, fixed seed); ``train_limit`` / ``test_limit`` (0 = all) take class-balanced
+    subsets for quick runs."""
     options = {"image_size": 8} if dataset == "digits" else {}
     data = LOADERS[dataset](source=source, root=root, **options)
     if train_limit:
@@ -23,13 +25,13 @@ from picseq_utils.models import build_model
 FAMILIES = ("resnet18", "vit", "resnet18_imagenet_stem")
 
 
-def make_model(family, num_classes, image_size, resnet_width=64, vit_patch=4, vit_dim=320, vit_depth=9, vit_heads=5,
-               vit_pool="avg"):
-    """``resnet18`` (CIFAR stem), ``resnet18_imagenet_stem`` (the seeds' stem) or ``vit`` (timm); the defaults are the
-    full-size, parameter-matched pair."""
+def make_model(family, num_classes, image_size, resnet_width=64, vit_patch=4, vit_dim=320,
+               vit_depth=9, vit_heads=5, vit_pool="avg"):
+    """``resnet18`` (CIFAR stem), ``resnet18_imagenet_stem`` (the seeds' stem) or ``vit`` (timm);
+    the defaults are the full-size, parameter-matched pair."""
     if family == "vit":
-        return build_model("vit_cifar", num_classes, image_size=image_size, patch_size=vit_patch, dim=vit_dim,
-                           depth=vit_depth, heads=vit_heads, pool=vit_pool)
+        return build_model("vit_cifar", num_classes, image_size=image_size, patch_size=vit_patch,
+                           dim=vit_dim, depth=vit_depth, heads=vit_heads, pool=vit_pool)
     stems = {"resnet18": "resnet18_cifar", "resnet18_imagenet_stem": "resnet18_imagenet"}
     if family not in stems:
         raise ValueError(f"unknown family {family!r}; valid: {', '.join(FAMILIES)}")
@@ -56,23 +58,30 @@ class Study:
 
 
 def new_model(study, family):
-    """One of the three families at the notebook's widths (a ViT needs whole patches and whole heads)."""
+    """One of the three families at the notebook's widths (a ViT needs whole patches and whole
+    heads)."""
     if study.image_size % study.vit_patch or study.vit_dim % study.vit_heads:
-        raise ValueError(f"vit_patch={study.vit_patch} must divide the {study.image_size}-px images and "
-                         f"vit_heads={study.vit_heads} must divide vit_dim={study.vit_dim}")
-    return make_model(family, study.data.num_classes, study.image_size, study.resnet_width, study.vit_patch,
-                      study.vit_dim, study.vit_depth, study.vit_heads, study.vit_pool)
+        raise ValueError(f"vit_patch={study.vit_patch} must divide the {study.image_size}-px "
+                         f"images and vit_heads={study.vit_heads} must divide "
+                         f"vit_dim={study.vit_dim}")
+    return make_model(family, study.data.num_classes, study.image_size, study.resnet_width,
+                      study.vit_patch, study.vit_dim, study.vit_depth, study.vit_heads,
+                      study.vit_pool)
 
 
 def parameter_counts(study):
-    """Parameters of each family at this run's widths and at full size (32 px), counted on the meta device."""
+    """Parameters of each family at this run's widths and at full size (32 px), counted on the
+    meta device."""
     with torch.device("meta"):
-        sizes = pd.DataFrame({"this run": {f: count_parameters(new_model(study, f)) for f in FAMILIES},
-                              "full size, 32 px": {f: count_parameters(make_model(f, study.data.num_classes, 32))
-                                                   for f in FAMILIES}})
-    sizes["vs resnet18"] = (sizes["this run"] / sizes.loc["resnet18", "this run"] - 1).map("{:+.1%}".format)
+        sizes = pd.DataFrame({
+            "this run": {f: count_parameters(new_model(study, f)) for f in FAMILIES},
+            "full size, 32 px": {f: count_parameters(make_model(f, study.data.num_classes, 32))
+                                 for f in FAMILIES}})
+    sizes["vs resnet18"] = ((sizes["this run"] / sizes.loc["resnet18", "this run"] - 1)
+                            .map("{:+.1%}".format))
     for family, count in sizes["this run"].items():
-        study.run.record(f"params_{family}", int(count), unit="parameters", image_size=study.image_size)
+        study.run.record(f"params_{family}", int(count), unit="parameters",
+                         image_size=study.image_size)
     return sizes
 
 
@@ -90,34 +99,38 @@ def resize_to(size):
     return resize
 
 
-def train_model(build, train_split, val_split, *, mean, std, batch_size, seed, device, crop=4, flip=True, mix=None,
-                resize=None, **fit_options):
-    """Build a model (``build()``, seeded), its loaders, and train it with ONE ``fit`` call (``fit_options``: epochs,
-    lr, optimizer, weight_decay, schedule, warmup_epochs, milestones, label_smoothing, checkpoint_dir, ...)."""
+def train_model(build, train_split, val_split, *, mean, std, batch_size, seed, device, crop=4,
+                flip=True, mix=None, resize=None, **fit_options):
+    """Build a model (``build()``, seeded), its loaders, and train it with ONE ``fit`` call
+    (``fit_options``: epochs, lr, optimizer, weight_decay, schedule, warmup_epochs, milestones,
+    label_smoothing, checkpoint_dir, ...)."""
     torch.manual_seed(seed)
     model = build()
     augment = resize_to(resize) if resize else None
-    train = DeviceLoader(train_split, batch_size, device=device, crop_padding=crop, flip=flip, augment=augment,
-                         mean=mean, std=std, batch_transform=mix, seed=seed)
-    val = DeviceLoader(val_split, 500, device=device, shuffle=False, augment=augment, mean=mean, std=std)
+    train = DeviceLoader(train_split, batch_size, device=device, crop_padding=crop, flip=flip,
+                         augment=augment, mean=mean, std=std, batch_transform=mix, seed=seed)
+    val = DeviceLoader(val_split, 500, device=device, shuffle=False, augment=augment, mean=mean,
+                       std=std)
     return fit(model, train, val, device=device, seed=seed, **fit_options)
 
 
 def test_accuracy(model, split, *, mean, std, device, resize=None):
     """Accuracy of a final model on a held-out split."""
-    loader = DeviceLoader(split, 500, device=device, shuffle=False, augment=resize_to(resize) if resize else None,
-                          mean=mean, std=std)
+    loader = DeviceLoader(split, 500, device=device, shuffle=False,
+                          augment=resize_to(resize) if resize else None, mean=mean, std=std)
     return evaluate(model, loader, device)["accuracy"]
 
 
 class Sometimes:
-    """A batch transform (CutMix) applied to a share ``p`` of the batches; the others keep their hard labels."""
+    """A batch transform (CutMix) applied to a share ``p`` of the batches; the others keep their
+    hard labels."""
 
     def __init__(self, transform, p):
         self.transform, self.p = transform, p
 
     def __call__(self, x, y):
-        return self.transform(x, y) if self.p >= 1 or (self.p > 0 and torch.rand(()) < self.p) else (x, y)
+        return (self.transform(x, y) if self.p >= 1 or (self.p > 0 and torch.rand(()) < self.p)
+                else (x, y))
 
     def __repr__(self):
         return f"Sometimes({self.transform!r}, p={self.p})"
@@ -125,21 +138,26 @@ class Sometimes:
 
 def picseq_run(study, family, lr, wd, n_epochs, *, mix=None, split=None, seed=None, name=None,
                build=None):
-    """picseq's recipe for either family: crops of 1/8 of the image, flips where they keep the class, ``mix`` (a
-    batch transform such as CutMix), the family's optimiser, warm-up and cosine decay; checkpointed as ``name``; ``build``: another model of ``family``'s recipe."""
+    """picseq's recipe for either family: crops of 1/8 of the image, flips where they keep the
+    class, ``mix`` (a batch transform such as CutMix), the family's optimiser, warm-up and cosine
+    decay; checkpointed as ``name``; ``build``: another model of ``family``'s recipe."""
     s = study
-    return train_model(build or (lambda: new_model(s, family)), s.data.train if split is None else split, s.data.val,
-                       mean=s.mean, std=s.std, batch_size=s.batch_size, seed=s.seed if seed is None else seed,
-                       device=s.run.device, crop=s.image_size // 8, flip=MIRROR_SAFE[s.dataset], mix=mix,
+    return train_model(build or (lambda: new_model(s, family)),
+                       s.data.train if split is None else split, s.data.val,
+                       mean=s.mean, std=s.std, batch_size=s.batch_size,
+                       seed=s.seed if seed is None else seed, device=s.run.device,
+                       crop=s.image_size // 8, flip=MIRROR_SAFE[s.dataset], mix=mix,
                        epochs=n_epochs, lr=lr, weight_decay=wd,
-                       optimizer=s.vit_optimizer if family == "vit" else s.resnet_optimizer, schedule="cosine",
-                       warmup_epochs=min(s.warmup_epochs, n_epochs), label_smoothing=s.label_smoothing,
-                       compile=s.compile, resume=s.resume, desc=name or family,
+                       optimizer=s.vit_optimizer if family == "vit" else s.resnet_optimizer,
+                       schedule="cosine", warmup_epochs=min(s.warmup_epochs, n_epochs),
+                       label_smoothing=s.label_smoothing, compile=s.compile, resume=s.resume,
+                       desc=name or family,
                        checkpoint_dir=s.run.checkpoint_dir(name) if name else None)
 
 
 def lr_wd_sweep(study, grids, n_epochs, fraction, mix=None):
-    """Every (lr, weight decay) point of each family's grid, trained on ``fraction`` of the training split."""
+    """Every (lr, weight decay) point of each family's grid, trained on ``fraction`` of the
+    training split."""
     split = study.data.subset_train(fraction, seed=1).train
     rows = []
     for family, (lrs, wds) in grids.items():
@@ -147,24 +165,28 @@ def lr_wd_sweep(study, grids, n_epochs, fraction, mix=None):
             for wd in wds:
                 result = picseq_run(study, family, lr, wd, n_epochs, mix=mix, split=split,
                                     name=f"sweep_{family}_lr{lr:g}_wd{wd:g}")
-                rows.append({"family": family, "lr": lr, "weight_decay": wd, "val_acc": result.final["val_acc"],
+                rows.append({"family": family, "lr": lr, "weight_decay": wd,
+                             "val_acc": result.final["val_acc"],
                              "val_loss": result.final["val_loss"], "seconds": result.train_seconds})
     return pd.DataFrame(rows)
 
 
 def best_point(sweep):
-    """(lr, weight decay) of the sweep row with the highest validation accuracy; ties go to the lower loss."""
+    """(lr, weight decay) of the sweep row with the highest validation accuracy; ties go to the
+    lower loss."""
     best = sweep.sort_values(["val_acc", "val_loss"], ascending=[False, True]).iloc[0]
     return float(best["lr"]), float(best["weight_decay"])
 
 
 def on_edge(value, grid):
-    """True when ``value`` is the smallest or largest of a grid of three values or more (with two, every choice is)."""
+    """True when ``value`` is the smallest or largest of a grid of three values or more (with
+    two, every choice is)."""
     return len(grid) > 2 and value in (min(grid), max(grid))
 
 
 def choose(study, sweep, grids, chosen_on="validation split"):
-    """Each family's best point (the ImageNet-stem control takes the CIFAR-stem ResNet's), recorded."""
+    """Each family's best point (the ImageNet-stem control takes the CIFAR-stem ResNet's),
+    recorded."""
     chosen = {family: best_point(sweep[sweep["family"] == family]) for family in grids}
     chosen["resnet18_imagenet_stem"] = chosen["resnet18"]
     for family, (lr, wd) in chosen.items():
@@ -174,16 +196,17 @@ def choose(study, sweep, grids, chosen_on="validation split"):
 
 
 def headline_runs(study, runs, chosen, n_epochs, seeds):
-    """``runs``: {name: (family, batch transform)}; each trained at its family's chosen point with every seed,
-    then the test split read once per final model. Returns (fit results, test accuracies) per name."""
+    """``runs``: {name: (family, batch transform)}; each trained at its family's chosen point with
+    every seed, then the test split read once per final model. Returns (fit results, test
+    accuracies) per name."""
     results, test_accs = {name: [] for name in runs}, {name: [] for name in runs}
     for s in range(seeds):
         for name, (family, mix) in runs.items():
-            result = picseq_run(study, family, *chosen[family], n_epochs, mix=mix, seed=study.seed + s,
-                                name=f"{name}_seed{s}")
+            result = picseq_run(study, family, *chosen[family], n_epochs, mix=mix,
+                                seed=study.seed + s, name=f"{name}_seed{s}")
             results[name].append(result)
-            test_accs[name].append(test_accuracy(result.model, study.data.test, mean=study.mean, std=study.std,
-                                                 device=study.run.device))
+            test_accs[name].append(test_accuracy(result.model, study.data.test, mean=study.mean,
+                                                 std=study.std, device=study.run.device))
     return results, test_accs
 
 
@@ -193,24 +216,28 @@ from picseq_utils.findings import format_mean_std, mean_std
 
 
 def headline_table(study, results, test_accs, chosen, budget):
-    """Each run's test accuracy (mean ± std over seeds), time to the target validation accuracy, training seconds
-    and throughput, recorded and tabled."""
+    """Each run's test accuracy (mean ± std over seeds), time to the target validation accuracy,
+    training seconds and throughput, recorded and tabled."""
     target_pct, rows = round(study.target_accuracy * 100), []
     for name, accs in test_accs.items():
         family = name.replace("_no_cutmix", "")
         lr, wd = chosen[family]
-        study.run.record(f"test_acc_{name}", mean_std(accs)[0], unit="accuracy", std=mean_std(accs)[1], n=len(accs),
+        acc_mean, acc_std = mean_std(accs)
+        study.run.record(f"test_acc_{name}", acc_mean, unit="accuracy", std=acc_std, n=len(accs),
                          lr=lr, weight_decay=wd, epochs=study.epochs, budget=budget)
         times = [r.time_to_accuracy(study.target_accuracy) for r in results[name]]
         reached = [t for t in times if t is not None]
         seconds = float(np.mean([r.train_seconds for r in results[name]]))
         speed = float(np.median([r.history["images_per_s"].median() for r in results[name]]))
-        study.run.record(f"seconds_to_val_{target_pct}pct_{name}", float(np.median(reached)) if reached else None,
-                         unit="s", target=study.target_accuracy, reached=len(reached) == len(times))
+        to_target = float(np.median(reached)) if reached else None
+        study.run.record(f"seconds_to_val_{target_pct}pct_{name}", to_target, unit="s",
+                         target=study.target_accuracy, reached=len(reached) == len(times))
         study.run.record(f"train_seconds_{name}", seconds, unit="s", epochs=study.epochs)
         study.run.record(f"images_per_s_{name}", speed, unit="images/s")
-        rows.append({"run": name, "lr": lr, "weight decay": wd, "test accuracy": format_mean_std(accs),
-                     f"s to {target_pct}% val": f"{np.median(reached):.1f}" if reached else "not reached",
+        rows.append({"run": name, "lr": lr, "weight decay": wd,
+                     "test accuracy": format_mean_std(accs),
+                     f"s to {target_pct}% val": f"{np.median(reached):.1f}" if reached
+                     else "not reached",
                      "train s": round(seconds, 1), "images/s": round(speed)})
     return pd.DataFrame(rows)
 
@@ -219,25 +246,27 @@ import matplotlib.pyplot as plt
 
 
 def data_size_curve(study, chosen, fractions, first_seed, mix=None):
-    """Both families on class-balanced ``fractions`` of the training split, each tiled to an epoch as long as the
-    whole split's (equal optimiser steps); 1.0 is the headline run of the first seed (``first_seed``: its test
-    accuracies). Recorded; returns the table and its figure."""
+    """Both families on class-balanced ``fractions`` of the training split, each tiled to an epoch
+    as long as the whole split's (equal optimiser steps); 1.0 is the headline run of the first
+    seed (``first_seed``: its test accuracies). Recorded; returns the table and its figure."""
     rows = []
     for fraction in fractions:
         subset = study.data.subset_train(fraction, seed=2).train
-        tiled = subset.take(torch.arange(len(study.data.train)) % len(subset))  # an epoch as long as the split's
-        epoch_split = tiled  # what each run trains on: `tiled` (equal optimiser steps) or `subset` (equal epochs)
+        # an epoch as long as the split's
+        tiled = subset.take(torch.arange(len(study.data.train)) % len(subset))
+        epoch_split = tiled  # each run trains on `tiled` (equal steps) or `subset` (equal epochs)
         for family in ("resnet18", "vit"):
             if fraction == 1:
                 acc = first_seed[family]
             else:
-                result = picseq_run(study, family, *chosen[family], study.epochs, mix=mix, split=epoch_split,
-                                    name=f"datasize_{family}_{fraction:g}")
+                result = picseq_run(study, family, *chosen[family], study.epochs, mix=mix,
+                                    split=epoch_split, name=f"datasize_{family}_{fraction:g}")
                 acc = test_accuracy(result.model, study.data.test, mean=study.mean, std=study.std,
                                     device=study.run.device)
             per_epoch = len(epoch_split) if fraction < 1 else len(study.data.train)
-            study.run.record(f"test_acc_{family}_fraction_{fraction:g}", acc, unit="accuracy",
-                             train_images=len(subset), images_per_epoch=per_epoch, epochs=study.epochs)
+            metric = f"test_acc_{family}_fraction_{fraction:g}"
+            study.run.record(metric, acc, unit="accuracy", train_images=len(subset),
+                             images_per_epoch=per_epoch, epochs=study.epochs)
             rows.append({"family": family, "fraction": fraction, "train images": len(subset),
                          "images per epoch": per_epoch, "test_acc": acc})
     curve = pd.DataFrame(rows)
@@ -256,29 +285,35 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def study_findings(findings, study, sizes, results, test_accs, grids, chosen, curve, budget):
-    """What every run of the study shows: ViT vs ResNet-18 (and the ImageNet stem's cost) by the rule book, the
-    parameter counts, convergence, grid edges, time to the target and the data-size trend."""
+    """What every run of the study shows: ViT vs ResNet-18 (and the ImageNet stem's cost) by the
+    rule book, parameter counts, convergence, grid edges, time to the target, data-size trend."""
     findings.compare("ViT", test_accs["vit"], "ResNet-18", test_accs["resnet18"], budget=budget,
                      metric="test_acc_diff_vit_minus_resnet18")
     if "resnet18_imagenet_stem" in test_accs:
-        findings.compare("ResNet-18 (CIFAR stem)", test_accs["resnet18"], "ResNet-18 (ImageNet stem)",
-                         test_accs["resnet18_imagenet_stem"], budget=budget)
+        findings.compare("ResNet-18 (CIFAR stem)", test_accs["resnet18"],
+                         "ResNet-18 (ImageNet stem)", test_accs["resnet18_imagenet_stem"],
+                         budget=budget)
     vit, resnet = sizes.loc["vit", "this run"], sizes.loc["resnet18", "this run"]
     findings.note(f"Parameters: ViT {vit:,} vs ResNet-18 {resnet:,} ({vit / resnet - 1:+.0%})"
-                  + ("." if abs(vit / resnet - 1) <= 0.25 else ": not parameter-matched in this run."))
-    for name, runs in results.items():  # validation accuracy gained over the last quarter of the epochs
-        gains = [r.history["val_acc"].iloc[-1] - r.history["val_acc"].iloc[-1 - max(1, len(r.history) // 4)]
+                  + ("." if abs(vit / resnet - 1) <= 0.25
+                     else ": not parameter-matched in this run."))
+    for name, runs in results.items():  # validation accuracy gained in the last quarter of epochs
+        gains = [r.history["val_acc"].iloc[-1]
+                 - r.history["val_acc"].iloc[-1 - max(1, len(r.history) // 4)]
                  if len(r.history) > 1 else 0.0 for r in runs]
         if np.mean(gains) > 0.01:
-            findings.note(f"{name} was still improving when its budget ran out (validation accuracy "
-                          f"+{np.mean(gains) * 100:.1f} points over the last quarter of its epochs): not converged.")
+            findings.note(f"{name} was still improving when its budget ran out (validation "
+                          f"accuracy +{np.mean(gains) * 100:.1f} points over the last quarter of "
+                          f"its epochs): not converged.")
     for family, (lrs, wds) in grids.items():
         lr, wd = chosen[family]
         if on_edge(lr, lrs) or on_edge(wd, wds):
-            findings.note(f"{family}'s chosen point (lr {lr:g}, weight decay {wd:g}) lies on the edge of its grid: "
-                          f"a wider grid might find a better one.")
-    ttas = {n: [r.time_to_accuracy(study.target_accuracy) for r in runs] for n, runs in results.items()}
-    findings.note(f"Time to {study.target_accuracy:.0%} validation accuracy on this {study.run.device.type}: "
+            findings.note(f"{family}'s chosen point (lr {lr:g}, weight decay {wd:g}) lies on the "
+                          f"edge of its grid: a wider grid might find a better one.")
+    ttas = {n: [r.time_to_accuracy(study.target_accuracy) for r in runs]
+            for n, runs in results.items()}
+    findings.note(f"Time to {study.target_accuracy:.0%} validation accuracy on this "
+                  f"{study.run.device.type}: "
                   + "; ".join(f"{n} " + (f"{np.median([t for t in ts if t is not None]):.1f} s"
                                         if any(t is not None for t in ts) else "not reached")
                               for n, ts in ttas.items()) + ".")
@@ -286,5 +321,5 @@ def study_findings(findings, study, sizes, results, test_accs, grids, chosen, cu
     small, large = gap.index.min(), gap.index.max()
     findings.note(f"Data size (one seed per point, equal optimiser steps): ViT minus ResNet-18 is "
                   f"{gap[small] * 100:+.1f} points with {small:.0%} of the training images and "
-                  f"{gap[large] * 100:+.1f} with {large:.0%} — a trend to read with the seed spread above, not a "
-                  f"finding on its own.")
+                  f"{gap[large] * 100:+.1f} with {large:.0%} — a trend to read with the seed "
+                  f"spread above, not a finding on its own.")
