@@ -20,12 +20,13 @@ export ATEN_CPU_CAPABILITY := avx2
 export MKL_ENABLE_INSTRUCTIONS := AVX2
 endif
 
-.PHONY: help venv test unit nbtest report cost rehearse lab bench bench-concurrency docs strip export check-notebooks clean
+.PHONY: help venv test unit nbtest browser-test report cost rehearse lab bench bench-concurrency docs strip export check-notebooks clean
 
 help:
 	@echo "make report [PROFILE=smoke|cpu|gpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
 	@echo "make cost [PROFILE=full]                             a profile's training runs, FLOPs and H100 time, before the run"
 	@echo "make test [ISA=avx2]                                 unit tests + notebooks under nbval (smoke)"
+	@echo "make browser-test                                    every notebook run in JupyterLab in Chromium; a moved report"
 	@echo "make rehearse                                        the full profile at toy sizes on the CPU (stand-ins)"
 	@echo "make lab                                             JupyterLab in the project environment"
 	@echo "make bench                                           speed benchmarks, native and AVX2-capped -> BENCHMARKS.md"
@@ -55,6 +56,12 @@ unit: $(STAMP)
 nbtest: $(STAMP)
 	rm -rf checkpoints/smoke
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --timeout=900 -p no:cacheprovider notebooks/
+
+# JupyterLab in a real browser (Playwright driving the system's Chromium: apt-get install chromium): every notebook
+# opened, Run All, saved and checked (tests/test_browser.py); then the newest report, moved, must show every image.
+# Screenshots and per-notebook counts in reports/browser/.
+browser-test: $(STAMP)
+	$(PY) -m pytest -m browser -p no:cacheprovider --timeout=2400 tests/test_browser.py
 
 # The GPU cost estimate first; an estimate that fails only warns.
 report: $(STAMP)

@@ -20,6 +20,8 @@ def project_root() -> Path:
     the nearest ancestor of the working directory that has ``notebooks/`` and ``params/``."""
     if ROOT_OVERRIDE is not None:
         return Path(ROOT_OVERRIDE)
+    if os.environ.get("PICSEQ_ROOT"):  # a project folder of its own (the browser test's copy)
+        return Path(os.environ["PICSEQ_ROOT"])
     if (_PACKAGE_PARENT / "pyproject.toml").is_file():
         return _PACKAGE_PARENT
     here = Path.cwd().resolve()
