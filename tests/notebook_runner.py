@@ -9,6 +9,7 @@ then an experiment, kept apart). It returns the namespace, so a test can read th
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -36,3 +37,19 @@ def run_notebook(name: str, params: dict | None = None, replace: dict | None = N
             shutil.copy(path, project / "notebooks")
         shutil.copytree(ROOT / "params", project / "params", dirs_exist_ok=True)
     return run_cells(name, params, replace, stop_after)
+
+
+@contextmanager
+def project_folder(folder: Path):
+    """``folder`` as the project root for a module's notebook runs (what the ``tmp_project`` fixture does for one
+    test): generated reports, figures and checkpoints go there; the notebook and params are copied in by
+    ``run_notebook(..., project=folder)``."""
+    from picseq_utils import paths
+
+    (folder / "notebooks").mkdir(exist_ok=True)
+    (folder / "params").mkdir(exist_ok=True)
+    before, paths.ROOT_OVERRIDE = paths.ROOT_OVERRIDE, folder
+    try:
+        yield folder
+    finally:
+        paths.ROOT_OVERRIDE = before

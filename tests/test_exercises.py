@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from notebook_runner import cells, run_notebook
+from notebook_runner import cells, project_folder, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,17 +98,10 @@ NB02 = "02_resnet_embedded_transformer"
 
 @pytest.fixture(scope="module")
 def project02(tmp_path_factory):
-    from picseq_utils import paths
     from test_nb02_notebook import TINY
 
-    project = tmp_path_factory.mktemp("project02")
-    before, paths.ROOT_OVERRIDE = paths.ROOT_OVERRIDE, project
-    (project / "params").mkdir()
-    (project / "notebooks").mkdir()
-    try:
+    with project_folder(tmp_path_factory.mktemp("project02")) as project:
         yield project, TINY, run_notebook(NB02, TINY, stop_after="leaky", project=project)
-    finally:
-        paths.ROOT_OVERRIDE = before
 
 
 @pytest.mark.exercise(NB02, 1)
@@ -246,19 +239,12 @@ NB04 = "04_vit_vs_resnet_cifar10"
 @pytest.fixture(scope="module")
 def project04(tmp_path_factory, small_cifar_root):
     """A project folder shared by 04's exercise runs, with a tiny study: one seed, one grid point each."""
-    from picseq_utils import paths
     from test_nb04_vit_vs_resnet import tiny
 
-    project = tmp_path_factory.mktemp("project04")
-    before, paths.ROOT_OVERRIDE = paths.ROOT_OVERRIDE, project
-    (project / "params").mkdir()
-    (project / "notebooks").mkdir()
     params = tiny(small_cifar_root, seeds=1, resnet_lrs=[0.003], vit_lrs=[0.001], seed003_recipe=False,
                   imagenet_stem_control=False, data_fractions=[0.5, 1.0])
-    try:
+    with project_folder(tmp_path_factory.mktemp("project04")) as project:
         yield project, params, run_notebook(NB04, params, stop_after="sizes_curve", project=project)
-    finally:
-        paths.ROOT_OVERRIDE = before
 
 
 def vit_losses(namespace) -> list:
@@ -340,22 +326,15 @@ def exercise_code(notebook: str, number: int) -> str:
 @pytest.fixture(scope="module")
 def project05(tmp_path_factory, small_cifar_root):
     """05 at a tiny size, run once with exercise 4's cell added after section 9 (nothing before it changes)."""
-    from picseq_utils import paths
     from test_nb05_cutmix import tiny
 
-    project = tmp_path_factory.mktemp("project05")
-    before, paths.ROOT_OVERRIDE = paths.ROOT_OVERRIDE, project
-    (project / "params").mkdir()
-    (project / "notebooks").mkdir()
     params = tiny(small_cifar_root, seeds=1, resnet_lrs=[0.003], vit_lrs=[0.001], imagenet_stem_control=False,
                   cutmix_ablation=False, data_fractions=[1.0], seed002_recipe=False)
     recipe_cell = next(c.source for c in cells(NB05) if "seed002_runs" in c.metadata.get("tags", []))
-    try:
+    with project_folder(tmp_path_factory.mktemp("project05")) as project:
         yield project, params, run_notebook(
             NB05, params, replace={"seed002_runs": recipe_cell + "\n" + exercise_code(NB05, 4)},
             stop_after="seed002_runs", project=project)
-    finally:
-        paths.ROOT_OVERRIDE = before
 
 
 @pytest.mark.exercise(NB05, 1)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from tests.notebook_runner import run_notebook
+from tests.notebook_runner import project_folder, run_notebook
 
 NB = "05_vit_vs_resnet_cifar100_cutmix"
 
@@ -24,16 +24,8 @@ def tiny(root, **changes):
 @pytest.fixture(scope="module")
 def cells(tmp_path_factory, small_cifar_root):
     """The notebook's namespace up to its own CutMix (imports, setup and data only: seconds)."""
-    from picseq_utils import paths
-
-    project = tmp_path_factory.mktemp("project")
-    (project / "notebooks").mkdir()
-    (project / "params").mkdir()
-    before, paths.ROOT_OVERRIDE = paths.ROOT_OVERRIDE, project
-    try:
+    with project_folder(tmp_path_factory.mktemp("project")) as project:
         yield run_notebook(NB, tiny(small_cifar_root), project=project, stop_after="cutmix_own")
-    finally:
-        paths.ROOT_OVERRIDE = before
 
 
 def test_cutmix_lambda_is_the_pasted_area_of_a_known_clipped_box(cells, monkeypatch):
