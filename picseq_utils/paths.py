@@ -81,6 +81,17 @@ def atomic_file(path: Path, mode: str = "wb", durable: bool = False):
 _HELD: dict[str, int] = {}
 
 
+def _alive(holder: str) -> bool:
+    """Whether a lock's text names a live process (a left-over name is an earlier holder's)."""
+    try:
+        os.kill(int(holder.split()[1].rstrip(",")), 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def claim_run(profile: str, key: str) -> str | None:
     """Take the lock of a run key (``reports/<profile>/metrics/.locks/<key>.lock``) for this process: None when it
     is ours now, else who holds it ("process N, since ..."). Two runs of one notebook never write the same
@@ -97,11 +108,16 @@ def claim_run(profile: str, key: str) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+        holder = ""
+        for _ in range(50):  # the holder writes its name just after taking the lock: give it a moment
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            if _alive(holder):
+                break
+            time.sleep(0.02)
         os.close(fd)
-        return holder
+        return holder or "another process"
     os.ftruncate(fd, 0)
-    os.write(fd, f"process {os.getpid()}, since {time.strftime('%H:%M:%S')}".encode())
+    os.pwrite(fd, f"process {os.getpid()}, since {time.strftime('%H:%M:%S')}".encode(), 0)
     _HELD[str(path)] = fd
     return None
 

@@ -113,3 +113,27 @@ def test_a_process_waits_for_the_cores_another_holds_and_takes_them_when_release
     finally:
         torch.set_num_threads(threads)
         other.kill()
+
+
+SLOW_HOLDER = textwrap.dedent("""
+    import fcntl, os, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.ftruncate(fd, 0)
+    print("locked", flush=True)
+    time.sleep(0.3)  # the moment between taking the lock and writing one's name
+    os.pwrite(fd, f"process {os.getpid()}, since now".encode(), 0)
+    time.sleep(5)
+""")
+
+
+def test_a_run_key_taken_a_moment_ago_names_its_holder_not_an_empty_file(tmp_project):
+    lock = paths.metrics_dir("smoke") / ".locks" / "04_y.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("process 999999999, since yesterday")  # a left-over name of a process long gone
+    holder = subprocess.Popen([sys.executable, "-c", SLOW_HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert paths.claim_run("smoke", "04_y") == f"process {holder.pid}, since now"
+    finally:
+        holder.kill()
