@@ -6,6 +6,11 @@ PY        := $(VENV)/bin/python
 PROFILE   ?= smoke
 ONLY      ?=
 FORCE     ?=
+# WORKERS=N: the fits of each run.map loop as Ray tasks on N GPUs (or N CPU slots); RAY_ADDRESS joins a cluster
+WORKERS   ?=
+ifneq ($(WORKERS),)
+export PICSEQ_WORKERS := $(WORKERS)
+endif
 # The torch pair this project is developed and tested with; override for another CUDA/CPU build.
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 STAMP     := $(VENV)/.installed
@@ -20,14 +25,16 @@ export ATEN_CPU_CAPABILITY := avx2
 export MKL_ENABLE_INSTRUCTIONS := AVX2
 endif
 
-.PHONY: help venv test unit nbtest browser-test report cost rehearse lab bench bench-concurrency docs strip export check-notebooks clean
+.PHONY: help venv test unit nbtest browser-test report cost rehearse rehearse-workers lab bench bench-concurrency docs strip export check-notebooks clean
 
 help:
 	@echo "make report [PROFILE=smoke|cpu|gpu|full] [ONLY='01 04'] [FORCE=1]  regenerate reports/<profile>/index.html"
-	@echo "make cost [PROFILE=full]                             a profile's training runs, FLOPs and H100 time, before the run"
+	@echo "make report PROFILE=full WORKERS=8                   the same, each run.map's fits on 8 GPUs at once (Ray)"
+	@echo "make cost [PROFILE=full] [WORKERS=8]                 a profile's training runs, FLOPs, H100 time, wall time on N GPUs"
 	@echo "make test [ISA=avx2]                                 unit tests + notebooks under nbval (smoke)"
 	@echo "make browser-test                                    every notebook run in JupyterLab in Chromium; a moved report"
 	@echo "make rehearse                                        the full profile at toy sizes on the CPU (stand-ins)"
+	@echo "make rehearse-workers                                after it: 04 and 06 again on 2 Ray workers, records equal"
 	@echo "make lab                                             JupyterLab in the project environment"
 	@echo "make bench                                           speed benchmarks, native and AVX2-capped -> BENCHMARKS.md"
 	@echo "make docs                                            README.md's and BENCHMARKS.md's numbers from the committed records"
@@ -80,6 +87,18 @@ rehearse: $(STAMP)
 	TORCH_HOME=$(abspath $(REHEARSAL))/torch HF_HOME=$(abspath $(REHEARSAL))/huggingface HF_HUB_OFFLINE=1 \
 		$(PY) -m picseq_utils.report --profile rehearsal --force
 	$(PY) -m benchmarks.cost --check rehearsal
+
+# The rehearsal's notebooks with run.map loops once more, on 2 local Ray workers and from fresh checkpoints: each
+# metrics record must equal the sequential rehearsal's (times left out). Run after `make rehearse`.
+MAPPED := 04_vit_vs_resnet_cifar10 06_idmm_small_data_pretraining
+rehearse-workers: $(STAMP)
+	rm -rf reports/rehearsal-sequential && mkdir -p reports/rehearsal-sequential
+	for nb in $(MAPPED); do cp reports/rehearsal/metrics/$$nb.json reports/rehearsal-sequential/ && \
+		rm -rf checkpoints/rehearsal/$$nb || exit 1; done
+	PICSEQ_WORKERS=2 TORCH_HOME=$(abspath $(REHEARSAL))/torch HF_HOME=$(abspath $(REHEARSAL))/huggingface \
+		HF_HUB_OFFLINE=1 $(PY) -m picseq_utils.report --profile rehearsal --force --only $(foreach nb,$(MAPPED),$(firstword $(subst _, ,$(nb))))
+	for nb in $(MAPPED); do $(PY) -m picseq_utils.results compare reports/rehearsal-sequential/$$nb.json \
+		reports/rehearsal/metrics/$$nb.json || exit 1; done
 
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/

@@ -138,6 +138,43 @@ def rows(notebook: str, works: list) -> list[Row]:
     return list(out.values())
 
 
+def wall_seconds(works: list, rate: float, gpus: int) -> float:
+    """A notebook's wall time on ``gpus`` GPUs: its works in order, where the items of one ``run.map`` (tagged
+    by the plan) run at once, each on the first GPU free, in the order submitted (as Ray hands them out); work
+    outside a map, and the next map, wait for the map before them. The longest chain, not total / gpus."""
+    import heapq
+
+    total, items = 0.0, {}
+
+    def close():
+        nonlocal total, items
+        free = [0.0] * max(1, gpus)
+        for seconds in items.values():
+            heapq.heappush(free, heapq.heappop(free) + seconds)
+        total += max(free)
+        items = {}
+
+    current = None
+    for w in works:
+        seconds = Row("", "", int(w.fit), w.train_images, w.forward_images, w.train_flops, w.forward_flops,
+                      w.epochs, int(w.compiled)).seconds(rate)
+        stage = w.stage[0] if w.stage else None
+        if stage != current and items:
+            close()
+        current = stage
+        if stage is None:
+            total += seconds
+        else:
+            items[w.stage[1]] = items.get(w.stage[1], 0.0) + seconds
+    if items:
+        close()
+    return total
+
+
+#: GPU counts whose wall time the committed estimate keeps (the README's table).
+GPU_COUNTS = (1, 4, 8)
+
+
 def duration(seconds: float) -> str:
     seconds = round(seconds)
     if seconds >= 3600:
@@ -145,9 +182,25 @@ def duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def estimate(profile: str) -> tuple[list[Row], float, str]:
+def estimate(profile: str) -> tuple[list[Row], float, str, dict]:
+    """(rows per notebook and model kind, FLOP/s, where that comes from, {notebook: [Work]})."""
     rate, source = throughput()
-    return [row for notebook, works in plan(profile).items() for row in rows(notebook, works)], rate, source
+    plans = plan(profile)
+    return [row for notebook, works in plans.items() for row in rows(notebook, works)], rate, source, plans
+
+
+def render_wall(plans: dict, rate: float, counts) -> str:
+    """Wall time of every notebook on 1 and on ``counts`` GPUs (the notebooks one after another)."""
+    counts = sorted({1, *counts})
+    lines = [f"wall time with WORKERS=N (one GPU each; the fits of a run.map at once, the notebooks one after "
+             f"another):", f"{'notebook':<34} " + " ".join(f"{f'{n} GPU' + 's' * (n > 1):>10}" for n in counts)]
+    totals = dict.fromkeys(counts, 0.0)
+    for notebook, works in plans.items():
+        walls = {n: wall_seconds(works, rate, n) for n in counts}
+        lines.append(f"{notebook:<34} " + " ".join(f"{duration(walls[n]):>10}" for n in counts))
+        totals = {n: totals[n] + walls[n] for n in counts}
+    lines.append(f"{'TOTAL':<34} " + " ".join(f"{duration(totals[n]):>10}" for n in counts))
+    return "\n".join(lines)
 
 
 def render(table: list[Row], rate: float, source: str, profile: str) -> str:
@@ -180,7 +233,7 @@ def render(table: list[Row], rate: float, source: str, profile: str) -> str:
     return "\n".join(lines)
 
 
-def record(table: list[Row], rate: float, source: str, profile: str) -> Path:
+def record(table: list[Row], rate: float, source: str, profile: str, plans: dict) -> Path:
     """The estimate as a committed record, ``results/cost/<profile>.json`` (the README's cost table reads it)."""
     from picseq_utils.metrics import write_json_atomic
     from picseq_utils.runtime import git_commit
@@ -191,11 +244,14 @@ def record(table: list[Row], rate: float, source: str, profile: str) -> Path:
         for r in (r for r in table if r.notebook == notebook):
             total.add(r)
         notebooks.append({"notebook": notebook, "fits": total.fits, "images": total.images, "forward": total.forward,
-                          "flops": total.train_flops + total.forward_flops, "seconds": total.seconds(rate)})
+                          "flops": total.train_flops + total.forward_flops, "seconds": total.seconds(rate),
+                          "wall_seconds": {str(n): wall_seconds(plans[notebook], rate, n) for n in GPU_COUNTS}})
     path = ROOT / "results" / "cost" / f"{profile}.json"
     write_json_atomic(path, {"profile": profile, "commit": git_commit(), "throughput": source, "rate": rate,
                              "fits": sum(n["fits"] for n in notebooks), "flops": sum(n["flops"] for n in notebooks),
-                             "seconds": sum(n["seconds"] for n in notebooks), "notebooks": notebooks})
+                             "seconds": sum(n["seconds"] for n in notebooks),
+                             "wall_seconds": {str(g): sum(n["wall_seconds"][str(g)] for n in notebooks)
+                                              for g in GPU_COUNTS}, "notebooks": notebooks})
     return path
 
 
@@ -251,13 +307,19 @@ def main(argv=None) -> int:
     group.add_argument("--check", metavar="PROFILE", choices=PROFILES,
                        help="compare the plan with reports/PROFILE/metrics (exit 1 when they differ by > 1 %%)")
     parser.add_argument("--write", action="store_true", help="also write the estimate to results/cost/PROFILE.json")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="also the wall time on N GPUs (default: PICSEQ_WORKERS, else 4 and 8)")
     args = parser.parse_args(argv)
     if args.check:
         return check(args.check)
-    table, rate, source = estimate(args.profile)
+    from picseq_utils.parallel import workers
+
+    counts = [args.workers] if args.workers else [workers()] if workers() > 1 else [4, 8]
+    table, rate, source, plans = estimate(args.profile)
     print(render(table, rate, source, args.profile))
+    print(render_wall(plans, rate, counts))
     if args.write:
-        print(f"wrote {record(table, rate, source, args.profile)}")
+        print(f"wrote {record(table, rate, source, args.profile, plans)}")
     return 0
 
 

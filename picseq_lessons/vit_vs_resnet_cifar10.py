@@ -157,18 +157,22 @@ def picseq_run(study, family, lr, wd, n_epochs, *, mix=None, split=None, seed=No
 
 def lr_wd_sweep(study, grids, n_epochs, fraction, mix=None):
     """Every (lr, weight decay) point of each family's grid, trained on ``fraction`` of the
-    training split."""
+    training split. The points are independent: ``run.map`` may train them at once."""
     split = study.data.subset_train(fraction, seed=1).train
-    rows = []
-    for family, (lrs, wds) in grids.items():
-        for lr in lrs:
-            for wd in wds:
-                result = picseq_run(study, family, lr, wd, n_epochs, mix=mix, split=split,
-                                    name=f"sweep_{family}_lr{lr:g}_wd{wd:g}")
-                rows.append({"family": family, "lr": lr, "weight_decay": wd,
-                             "val_acc": result.final["val_acc"],
-                             "val_loss": result.final["val_loss"], "seconds": result.train_seconds})
-    return pd.DataFrame(rows)
+    points = [(family, lr, wd) for family, (lrs, wds) in grids.items()
+              for lr in lrs for wd in wds]
+
+    def train_point(point):
+        family, lr, wd = point
+        return picseq_run(study, family, lr, wd, n_epochs, mix=mix, split=split,
+                          name=f"sweep_{family}_lr{lr:g}_wd{wd:g}")
+
+    # [train_point(p) for p in points]; one point per worker when PICSEQ_WORKERS > 1
+    results = study.run.map(train_point, points, desc="sweep")
+    return pd.DataFrame([{"family": family, "lr": lr, "weight_decay": wd,
+                          "val_acc": result.final["val_acc"],
+                          "val_loss": result.final["val_loss"], "seconds": result.train_seconds}
+                         for (family, lr, wd), result in zip(points, results)])
 
 
 def best_point(sweep):
@@ -199,14 +203,21 @@ def headline_runs(study, runs, chosen, n_epochs, seeds):
     """``runs``: {name: (family, batch transform)}; each trained at its family's chosen point with
     every seed, then the test split read once per final model. Returns (fit results, test
     accuracies) per name."""
+    jobs = [(s, name) for s in range(seeds) for name in runs]
+
+    def train_and_test(job):
+        s, name = job
+        family, mix = runs[name]
+        result = picseq_run(study, family, *chosen[family], n_epochs, mix=mix,
+                            seed=study.seed + s, name=f"{name}_seed{s}")
+        return result, test_accuracy(result.model, study.data.test, mean=study.mean,
+                                     std=study.std, device=study.run.device)
+
+    done = study.run.map(train_and_test, jobs, desc="headline runs")  # independent runs
     results, test_accs = {name: [] for name in runs}, {name: [] for name in runs}
-    for s in range(seeds):
-        for name, (family, mix) in runs.items():
-            result = picseq_run(study, family, *chosen[family], n_epochs, mix=mix,
-                                seed=study.seed + s, name=f"{name}_seed{s}")
-            results[name].append(result)
-            test_accs[name].append(test_accuracy(result.model, study.data.test, mean=study.mean,
-                                                 std=study.std, device=study.run.device))
+    for (_, name), (result, accuracy) in zip(jobs, done):
+        results[name].append(result)
+        test_accs[name].append(accuracy)
     return results, test_accs
 
 
@@ -245,40 +256,53 @@ def headline_table(study, results, test_accs, chosen, budget):
 import matplotlib.pyplot as plt
 
 
-def data_size_curve(study, chosen, fractions, first_seed, mix=None):
-    """Both families on class-balanced ``fractions`` of the training split, each tiled to an epoch
-    as long as the whole split's (equal optimiser steps); 1.0 is the headline run of the first
-    seed (``first_seed``: its test accuracies). Recorded; returns the table and its figure."""
-    rows = []
-    for fraction in fractions:
-        subset = study.data.subset_train(fraction, seed=2).train
-        # an epoch as long as the split's
-        tiled = subset.take(torch.arange(len(study.data.train)) % len(subset))
-        epoch_split = tiled  # each run trains on `tiled` (equal steps) or `subset` (equal epochs)
-        for family in ("resnet18", "vit"):
-            if fraction == 1:
-                acc = first_seed[family]
-            else:
-                result = picseq_run(study, family, *chosen[family], study.epochs, mix=mix,
-                                    split=epoch_split, name=f"datasize_{family}_{fraction:g}")
-                acc = test_accuracy(result.model, study.data.test, mean=study.mean, std=study.std,
-                                    device=study.run.device)
-            per_epoch = len(epoch_split) if fraction < 1 else len(study.data.train)
-            metric = f"test_acc_{family}_fraction_{fraction:g}"
-            study.run.record(metric, acc, unit="accuracy", train_images=len(subset),
-                             images_per_epoch=per_epoch, epochs=study.epochs)
-            rows.append({"family": family, "fraction": fraction, "train images": len(subset),
-                         "images per epoch": per_epoch, "test_acc": acc})
-    curve = pd.DataFrame(rows)
+def data_size_figure(curve, label):
+    """Test accuracy against training images, one line per family."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for family, group in curve.groupby("family", sort=False):
         ax.plot(group["train images"], group["test_acc"], marker="o", label=family)
     ax.set_xscale("log")
     ax.set(xlabel="training images (log scale)", ylabel="test accuracy",
-           title=f"accuracy vs data — {study.data.provenance.label}")
+           title=f"accuracy vs data — {label}")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return curve, fig
+    return fig
+
+
+def data_size_curve(study, chosen, fractions, first_seed, mix=None):
+    """Both families on class-balanced ``fractions`` of the training split, each tiled to an epoch
+    as long as the whole split's (equal optimiser steps); 1.0 is the headline run of the first
+    seed (``first_seed``: its test accuracies). Recorded; returns the table and its figure."""
+    splits = {}
+    for fraction in fractions:
+        subset = study.data.subset_train(fraction, seed=2).train
+        # an epoch as long as the split's
+        tiled = subset.take(torch.arange(len(study.data.train)) % len(subset))
+        epoch_split = tiled  # each run trains on `tiled` (equal steps) or `subset` (equal epochs)
+        splits[fraction] = subset, epoch_split
+    jobs = [(fraction, family) for fraction in fractions if fraction < 1
+            for family in ("resnet18", "vit")]
+
+    def train_and_test(job):
+        fraction, family = job
+        result = picseq_run(study, family, *chosen[family], study.epochs, mix=mix,
+                            split=splits[fraction][1], name=f"datasize_{family}_{fraction:g}")
+        return test_accuracy(result.model, study.data.test, mean=study.mean, std=study.std,
+                             device=study.run.device)
+
+    accs = dict(zip(jobs, study.run.map(train_and_test, jobs, desc="data size")))
+    rows = []
+    for fraction, (subset, epoch_split) in splits.items():
+        for family in ("resnet18", "vit"):
+            acc = first_seed[family] if fraction == 1 else accs[fraction, family]
+            per_epoch = len(epoch_split) if fraction < 1 else len(study.data.train)
+            study.run.record(f"test_acc_{family}_fraction_{fraction:g}", acc, unit="accuracy",
+                             train_images=len(subset), images_per_epoch=per_epoch,
+                             epochs=study.epochs)
+            rows.append({"family": family, "fraction": fraction, "train images": len(subset),
+                         "images per epoch": per_epoch, "test_acc": acc})
+    curve = pd.DataFrame(rows)
+    return curve, data_size_figure(curve, study.data.provenance.label)
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -18,7 +18,7 @@ import torch
 
 from . import metrics, sources
 from .params import ParameterError, data_parameters, notebook_defaults, profile_parameters, validate
-from .paths import checkpoints_dir, claim_run, figures_dir, project_root, release_run, safe_name
+from .paths import atomic_file, checkpoints_dir, claim_run, figures_dir, project_root, release_run, safe_name
 from .runtime import environment_info, seed_everything, select_device
 
 _BEFORE = "_picseq_names_before"
@@ -65,6 +65,7 @@ class Run:
     experiment: str | None = None  # set at the first cell that makes this run differ from the notebook
     why: str = ""
     _inputs: dict = field(default_factory=dict, repr=False)
+    _frozen: dict | None = field(default=None, repr=False)  # in a worker: the key and code of the notebook's run
 
     def _standing(self) -> tuple[bool, int, list[str] | None, str]:
         """(follows the notebook so far, notebook cells covered, executed cells, why not)."""
@@ -88,6 +89,8 @@ class Run:
     def key(self) -> str:
         """Where this run's figures, checkpoints and metrics go: the notebook's own name while the run is the
         notebook as ``make report`` runs it, ``<notebook>@<variant>`` on other data, else an experiment."""
+        if self._frozen:
+            return self._frozen["key"]
         if self.writer.variant or self.experiment:
             return self.experiment or self.writer.key
         ok, _, executed, why = self._standing()
@@ -104,6 +107,8 @@ class Run:
     def sync(self) -> None:
         """Take up parameters reassigned in the notebook since setup: re-validate them and record the new
         values; a parameter that decides where results go (profile, data) stops the run instead."""
+        if self._frozen:  # a worker: the notebook's process has synced
+            return
         ns = self.namespace or {}
         changed = {k: (v, ns[k]) for k, v in self.params.items() if k in ns and not _same(ns[k], v)}
         if not changed:
@@ -127,6 +132,8 @@ class Run:
         ImageData / Provenance / data-set name) says which; the device and versions are the run's. A run of a
         seed's recipe passes ``recipe=`` (``picseq_utils.recipes``) and ``used=`` (every value it ran with): the
         differences from the seed are computed and recorded with the metric."""
+        if self._in_worker("record", name, value, data=data, recipe=recipe, used=used, **context):
+            return {"name": name, "value": value}
         self.sync()
         if recipe is not None:
             context.update(recipe.record(used or {}))
@@ -139,17 +146,24 @@ class Run:
     def use_data(self, data):
         """Note a data set (ImageData or Provenance) in the metrics file; returns it unchanged. (A data set loaded
         while the run is on is noted by itself.)"""
+        if self._in_worker("use_data", data):
+            return data
         self.sync()
         self.writer.add_data(getattr(data, "provenance", data))
         return data
 
     def use_weights(self, name: str, description: Any) -> Any:
+        if self._in_worker("use_weights", name, description):
+            return description
         self.writer.add_weights(name, description)
         return description
 
     def save_figure(self, fig, name: str, caption: str = "", key: bool = False, dpi: int = 110) -> Path:
         """Save under ``figures/<profile>/<notebook>/<name>.png`` (``<notebook>@<variant>`` for a run on other data
         or an experiment) and list it in the metrics file; ``key`` figures lead the report's index page."""
+        if self._frozen:
+            raise RuntimeError("save_figure inside a function given to run.map runs on a worker: return what the "
+                               "figure needs and draw it in the notebook after the map")
         self.sync()
         folder = figures_dir(self.params["profile"], self.key())
         folder.mkdir(parents=True, exist_ok=True)
@@ -163,18 +177,58 @@ class Run:
         run on other data or an experiment). The folder remembers the code that led to it (the executed cells,
         parameters, package, lessons): checkpoints of other code are moved to ``stale/``, never resumed."""
         self.sync()
-        key = self.key()
-        folder = checkpoints_dir(self.params["profile"], key, name)
-        _, _, executed, _ = self._standing()
-        code = sources.digest(executed, metrics.jsonable(self.params), self._input("package"), self._input("lessons"))
+        folder = checkpoints_dir(self.params["profile"], self.key(), name)
+        code = self._code()
         marker = folder / "source.txt"
         if marker.is_file() and marker.read_text().strip() != code:
             from .checkpoint import Checkpointer
 
             Checkpointer(folder).retire("the code or parameters before this training run changed")
         folder.mkdir(parents=True, exist_ok=True)
-        marker.write_text(code + "\n")
+        if not (marker.is_file() and marker.read_text().strip() == code):  # atomic: a group's processes read it
+            with atomic_file(marker, "w") as handle:
+                handle.write(code + "\n")
         return folder
+
+    def _code(self) -> str:
+        """A digest of the code that leads to a training run here: executed cells, parameters, package, lessons."""
+        if self._frozen:
+            return self._frozen["code"]
+        _, _, executed, _ = self._standing()
+        return sources.digest(executed, metrics.jsonable(self.params), self._input("package"), self._input("lessons"))
+
+    def map(self, fn, items, desc: str = "fits") -> list:
+        """``[fn(item) for item in items]``, one item per worker when ``PICSEQ_WORKERS`` > 1 (a Ray task each),
+        else here; each item seeded on its own, results in order (``picseq_utils.parallel``)."""
+        from .parallel import map_items
+
+        self.sync()
+        return map_items(self, fn, items, desc)
+
+    def distributed(self, train, processes: int, timeout: float | None = None):
+        """``train()`` as one fit on ``processes`` GPUs (or CPU processes): torchrun starts them, ``fit`` inside
+        trains with DistributedDataParallel; process 0's result (``picseq_utils.distributed``)."""
+        from .distributed import launch
+
+        self.sync()
+        return launch(self, train, processes, timeout)
+
+    def __getstate__(self) -> dict:
+        """What a worker gets: this run with its key and code fixed, without the notebook's namespace and metrics
+        file (a worker's records come back to this process, ``picseq_utils.parallel``)."""
+        state = dict(self.__dict__)
+        state["_frozen"] = self._frozen or {"key": self.key(), "code": self._code()}
+        state.update(namespace=None, writer=None, _inputs={})
+        return state
+
+    def _in_worker(self, method: str, *args, **kwargs) -> bool:
+        """In a worker: note a call for the notebook's process to replay (True), else False."""
+        if not self._frozen:
+            return False
+        from .parallel import WORKER_CALLS
+
+        WORKER_CALLS.append((method, args, kwargs))
+        return True
 
     def _input(self, name: str) -> str:
         if name not in self._inputs:

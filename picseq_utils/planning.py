@@ -44,6 +44,7 @@ class Work:
     epochs: int = 0
     compiled: bool = False
     fit: bool = True
+    stage: tuple | None = None  # (map, item) of the ``run.map`` it ran in: items may run at once on several GPUs
 
 
 @dataclass
@@ -52,6 +53,27 @@ class Plan:
     works: list = field(default_factory=list)
     missing_weights: set = field(default_factory=set)  # pretrained weights a checked run did not have
     _flops: dict = field(default_factory=dict, repr=False)
+    _stage: tuple | None = field(default=None, repr=False)
+    _stages: int = field(default=0, repr=False)
+
+    def stage(self, items: list, call) -> list:
+        """Plan one ``run.map``: ``call(item)`` for each item, its works tagged (map, item); the items are
+        independent of each other (a map inside a map's item stays within that item)."""
+        if self._stage is not None:
+            return [call(item) for item in items]
+        self._stages += 1
+        out = []
+        try:
+            for index, item in enumerate(items):
+                self._stage = (self._stages, index)
+                out.append(call(item))
+        finally:
+            self._stage = None
+        return out
+
+    def add(self, work: "Work") -> None:
+        work.stage = self._stage
+        self.works.append(work)
 
     def per_sample(self, model: nn.Module, x: torch.Tensor, y: Any = None, loss_fn=None, train: bool = True) -> float:
         """FLOPs per sample of a training step (forward + backward) or a forward pass, counted on the meta device."""
@@ -88,7 +110,7 @@ class Plan:
             n_val = _items(val_loader)
             work.forward_images = n_val * epochs
             work.forward_flops = n_val * epochs * self.per_sample(model, vx, train=False)
-        self.works.append(work)
+        self.add(work)
         # a history of placeholders that every notebook cell can compute with (one second per epoch, no learning)
         history = [{"epoch": e + 1, "train_loss": 1.0, "train_acc": 0.0, "val_loss": 1.0, "val_acc": 0.0, "lr": lr,
                     "seconds": 1.0, "images_per_s": float(samples), "data_wait": 0.0, "elapsed": float(e + 1),
@@ -102,8 +124,8 @@ class Plan:
         return FitResult(model, frame, precision="planned")
 
     def forward(self, model: nn.Module, x: torch.Tensor, items: int, desc: str = "forward") -> None:
-        self.works.append(Work(desc, _label(model, x), forward_images=items, fit=False,
-                               forward_flops=items * self.per_sample(model, x, train=False)))
+        self.add(Work(desc, _label(model, x), forward_images=items, fit=False,
+                      forward_flops=items * self.per_sample(model, x, train=False)))
 
     def evaluate(self, model: nn.Module, loader) -> dict:
         from .findings import Accuracy

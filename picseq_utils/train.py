@@ -273,6 +273,34 @@ def samples_per_epoch(loader) -> int:
     return sum(len(batch[0]) for batch in loader)
 
 
+def _process_group() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed process group this fit runs in; (0, 1) without one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _shard(x: torch.Tensor, y: torch.Tensor, rank: int, world: int, desc: str):
+    """This process's consecutive slice of a global batch (every process draws the same batch: the loaders are
+    seeded alike), and its share of the batch's images."""
+    if world == 1:
+        return x, y, 1.0
+    if len(x) < world:
+        raise TrainingError(f"{desc}: a batch of {len(x)} images cannot be split over {world} processes; use "
+                            f"a batch size of at least {world} and drop_last=True for a short last batch")
+    mine = x.tensor_split(world)[rank], y.tensor_split(world)[rank]
+    return *mine, len(mine[0]) * world / len(x)
+
+
+def _same_everywhere(flag: bool, world: int) -> bool:
+    """A decision every process takes alike (process 0's)."""
+    if world == 1:
+        return flag
+    box = [flag]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: float, optimizer: str = "adamw",
         weight_decay: float = 0.05, momentum: float = 0.9, schedule: str = "cosine", warmup_epochs: float = 0.0,
         min_lr_ratio: float = 0.0, milestones: Sequence[int] = (), gamma: float = 0.1, label_smoothing: float = 0.0,
@@ -304,6 +332,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     if steps_per_epoch == 0:
         raise TrainingError("the training loader yields no batches (fewer samples than one batch with drop_last?)")
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    rank, world = _process_group()
+    if world > 1 and device.type == "cuda":  # batch statistics over the global batch, as in one process
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     use_cl = use_channels_last(model, device, channels_last)
     model.to(device, memory_format=torch.channels_last if use_cl else torch.contiguous_format)
     from timm.optim import create_optimizer_v2
@@ -313,24 +344,36 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     for group in opt.param_groups:
         group["base_lr"] = group["lr"]
     criterion = loss_fn or nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    step_model = torch.compile(model) if compile else model
+    step_model = model
+    if world > 1:  # gradients averaged over the processes in backward (DistributedDataParallel)
+        ids = [device.index if device.index is not None else torch.cuda.current_device()] \
+            if device.type == "cuda" else None
+        step_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    step_model = torch.compile(step_model) if compile else step_model
     params = [p for p in model.parameters() if p.requires_grad]
     cpu_bf16 = device.type == "cpu" and isinstance(autocast_for(device, amp), torch.autocast)
     precision = None if cpu_bf16 else amp  # on a bf16 CPU: decided at the first batch (runtime.cpu_bf16_safe)
 
-    def forward_backward(x, y, precision: str):
+    def forward_backward(x, y, precision: str, share: float = 1.0):
         with autocast_for(device, precision):
             out = step_model(x)
             loss = criterion(out.float(), y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        # with several processes, each one's mean loss weighted by its share of the global batch: the averaged
+        # gradient is then the gradient of the global batch's mean loss
+        (loss * share).backward()
         return out, loss
 
     checkpointer = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     fp = fingerprint(model, config, train_loader, fingerprint_extra)
-    if checkpointer is not None and not resume:
-        checkpointer.clear()
-    state = checkpointer.load_latest(fp) if checkpointer is not None and resume else None
+    state = None
+    for turn in range(world):  # process 0 first: it alone clears or retires checkpoints, the others then read
+        if turn == rank and checkpointer is not None:
+            if not resume and rank == 0:
+                checkpointer.clear()
+            state = checkpointer.load_latest(fp) if resume else None
+        if world > 1:
+            torch.distributed.barrier()
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -343,7 +386,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     finished = start_epoch >= epochs
     if finished and progress:  # a bar that starts full would say nothing
         print(f"{desc}: all {epochs} epochs already trained; loaded from the checkpoint in {checkpoint_dir}")
-    bar = progress_bar(total_steps, desc, initial=start_epoch * steps_per_epoch, disable=not progress or finished)
+    bar = progress_bar(total_steps, desc, initial=start_epoch * steps_per_epoch,
+                       disable=not progress or finished or rank > 0)
     elapsed = history[-1]["elapsed"] if history else 0.0
     with bar:
         for epoch in range(start_epoch, epochs):
@@ -368,18 +412,19 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                 for group in opt.param_groups:
                     group["lr"] = group["base_lr"] * factor
                 x, y = _to_device(x, y, device, use_cl)
+                x, y, share = _shard(x, y, rank, world, desc)
                 if precision is None:
-                    cpu_bf16 = cpu_bf16_safe(model, x)
+                    cpu_bf16 = _same_everywhere(cpu_bf16_safe(model, x), world)
                     precision = amp if cpu_bf16 else "off"
                     if not cpu_bf16:
                         print(f"{desc}: training in fp32 (bf16 is nondeterministic here: see runtime.cpu_bf16_safe)")
                 with _oom_advice(train_loader, "training"), cpu_turn(device):
-                    out, loss = forward_backward(x, y, precision)
+                    out, loss = forward_backward(x, y, precision, share)
                     grads = [p.grad for p in params if p.grad is not None]
                     if cpu_bf16 and grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
                         # a bf16 step with non-finite weight gradients (oneDNN, rare) is redone in fp32 rather than
                         # let the NaN reach the weights; a genuinely diverging loss stays non-finite in fp32 too
-                        out, loss = forward_backward(x, y, "off")
+                        out, loss = forward_backward(x, y, "off", share)
                         redone += 1
                     if grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -390,7 +435,14 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
                 if y.ndim == 1:  # soft (mixed) targets have no honest accuracy
                     correct += (out.detach().argmax(1) == y).sum()
                     counted += n
-                if ((i + 1) % 50 == 0 or i + 1 == steps_per_epoch) and not math.isfinite(total := loss_sum.item()):
+                if i + 1 == steps_per_epoch and world > 1:  # every process's sums, before anyone checks them
+                    sums = torch.stack([loss_sum.double(), correct.double(), *torch.tensor(
+                        [seen, counted], dtype=torch.float64, device=device)])
+                    torch.distributed.all_reduce(sums)
+                    loss_sum, correct = sums[0], sums[1].long()
+                    seen, counted = int(sums[2].item()), int(sums[3].item())
+                if (((i + 1) % 50 == 0 and world == 1) or i + 1 == steps_per_epoch) and \
+                        not math.isfinite(total := loss_sum.item()):
                     raise TrainingError(f"{desc}: the loss became {total} by epoch {epoch + 1}, step {i + 1}; "
                                         f"lower the learning rate (lr={lr}) or set grad_clip")
                 bar.update(1)
@@ -410,10 +462,12 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
             history.append(row)
             bar.set_postfix(loss=f"{row['train_loss']:.3f}",
                             val_acc="-" if math.isnan(row["val_acc"]) else f"{row['val_acc']:.3f}", refresh=False)
-            if checkpointer is not None:
+            if checkpointer is not None and rank == 0:  # one writer; the others wait for the file
                 checkpointer.save({"fingerprint": fp, "epoch": epoch + 1, "model": model.state_dict(),
                                    "optimizer": opt.state_dict(), "history": history, "precision": precision},
                                   epoch + 1)
+            if world > 1:
+                torch.distributed.barrier()
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, row, model)
     frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)

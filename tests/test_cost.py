@@ -69,6 +69,28 @@ def test_notebook_04_in_full_by_hand():
     # validation after every epoch of every fit, and the test split once per headline, data-size and seed-003 model
     epochs = 8 * 30 + 9 * 200 + 8 * 200 + 2 * 25 + 2 * 45
     assert sum(w.forward_images for w in works) == epochs * val + (9 + 8 + 4) * test
+    # the sweep, the headline runs and the data-size points are three run.map loops of independent fits
+    maps = {}
+    for w in fits:
+        if w.stage:
+            maps.setdefault(w.stage[0], set()).add(w.stage[1])
+    assert sorted(len(items) for items in maps.values()) == [8, 8, 9]
+
+
+def test_the_wall_time_on_n_gpus_is_the_longest_chain_through_each_map():
+    from picseq_utils.planning import Work
+
+    rate = 1e12
+
+    def work(seconds, stage=None):  # no epochs: no per-epoch overhead, seconds = FLOPs / rate
+        return Work("x", "m", train_flops=seconds * rate, stage=stage)
+
+    works = [work(5), work(3, (1, 0)), work(3, (1, 1)), work(3, (1, 2)), work(1, (1, 2)), work(2),
+             work(7, (2, 0)), work(1, (2, 1))]
+    assert cost.wall_seconds(works, rate, 1) == pytest.approx(25)  # everything after everything
+    # 2 GPUs: items 3 and 3 at once, then the 4 s item on the first free GPU (7 s), 5 + 7 + 2 + 7
+    assert cost.wall_seconds(works, rate, 2) == pytest.approx(21)
+    assert cost.wall_seconds(works, rate, 8) == pytest.approx(5 + 4 + 2 + 7), "each map as long as its longest item"
 
 
 def test_gpu_profile_overrides_only_known_parameters():

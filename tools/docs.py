@@ -100,7 +100,23 @@ def cost_block() -> str:
         cells += ([str(t["fits"]), f"{t['flops'] / 1e15:,.1f}", f"**{_duration(t['seconds'])}**"] if t
                   else ["-", "-", "-"])
     lines.append("| **total** | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + wall_lines(totals)) + "\n"
+
+
+def wall_lines(totals: dict) -> list[str]:
+    """Wall time with WORKERS=N GPUs, from the same records (``benchmarks.cost.wall_seconds``)."""
+    walls = {profile: t["wall_seconds"] for profile, t in totals.items() if t.get("wall_seconds")}
+    if not walls:
+        return []
+    counts = sorted({int(n) for w in walls.values() for n in w})
+    lines = ["", "Wall time with `WORKERS=N`, one H100 each (the fits of a `run.map` at once, in the order "
+             "submitted; the notebooks one after another):", "",
+             "| profile | " + " | ".join(f"{n} GPU" + "s" * (n > 1) for n in counts) + " |",
+             "|---|" + "---|" * len(counts)]
+    for profile, wall in walls.items():
+        lines.append(f"| {profile} | " + " | ".join(_duration(wall[str(n)]) if str(n) in wall else "-"
+                                                   for n in counts) + " |")
+    return lines
 
 
 def speed_block() -> str:
