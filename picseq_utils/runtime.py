@@ -6,7 +6,9 @@ import platform
 import random
 import subprocess
 import sys
+import warnings
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -144,13 +146,16 @@ def cpu_model() -> str:
 def git_commit() -> str:
     """The checkout's commit (with ``+dirty`` when files differ), or ``unknown`` outside git."""
     try:
-        root = str(project_root())
+        root = str(project_root())  # a busy machine: git status may take a while
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
+                                text=True, timeout=120, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+                               capture_output=True, text=True, timeout=120).stdout.strip()
         return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError) as err:
+        if (Path(project_root()) / ".git").exists():  # a checkout whose commit could not be read: say why
+            warnings.warn(f"the commit of {project_root()} could not be read ({type(err).__name__}: "
+                          f"{str(err)[:200]}); records of this run name it 'unknown'", RuntimeWarning, stacklevel=2)
         return "unknown"
 
 
