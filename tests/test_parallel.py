@@ -93,3 +93,27 @@ def test_a_killed_worker_is_retried_and_its_fit_resumes_from_the_checkpoint(tmp_
         assert there[part] == here[part], part
     for mine, theirs in zip(here["results"], there["results"]):
         assert {**theirs, "resumed_from": 0} == mine, "every result equals the uninterrupted run's"
+
+
+def test_a_run_sent_to_a_worker_notes_its_records_for_the_notebook_and_refuses_figures(tmp_project):
+    import pickle
+
+    from picseq_utils import notebook as nb
+    from picseq_utils.params import notebook_defaults
+
+    namespace = {}
+    nb.begin(namespace)
+    namespace.update(notebook_defaults(tmp_project / "notebooks" / "04_vit_vs_resnet_cifar10.ipynb"), device="cpu")
+    run = nb.setup("04_vit_vs_resnet_cifar10", namespace, quiet=True)
+    worker = pickle.loads(pickle.dumps(run))
+    assert worker.namespace is None and worker.writer is None, "the notebook's namespace and file stay here"
+    assert worker.key() == run.key() and worker.checkpoint_dir("a") == run.checkpoint_dir("a")
+    parallel.WORKER_CALLS.clear()
+    worker.record("accuracy", 0.5, seed=1)
+    assert parallel.WORKER_CALLS == [("record", ("accuracy", 0.5), {"data": None, "recipe": None, "used": None,
+                                                                    "seed": 1})]
+    parallel.replay(run, [], parallel.WORKER_CALLS)
+    assert [(m["name"], m["value"]) for m in run.writer.content["metrics"]] == [("accuracy", 0.5)]
+    with pytest.raises(RuntimeError, match="draw it in the notebook after the map"):
+        worker.save_figure(None, "x")
+    parallel.WORKER_CALLS.clear()
