@@ -56,6 +56,13 @@ class Study:
         except KeyError:
             raise AttributeError(f"the notebook has no variable {name!r}") from None
 
+    def __getstate__(self):
+        """What a ``run.map`` worker gets: the notebook's variables (data, parameters, functions,
+        the run), not the kernel's own (its history, its shell, its displays)."""
+        return {"ns": {name: value for name, value in self.ns.items()
+                       if not name.startswith("_") and name not in ("In", "Out")
+                       and not type(value).__module__.startswith(("IPython", "ipykernel"))}}
+
 
 def new_model(study, family):
     """One of the three families at the notebook's widths (a ViT needs whole patches and whole

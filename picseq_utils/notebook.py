@@ -258,6 +258,9 @@ class Run:
         for held in (self.notebook + (f"@{self.writer.variant}" if self.writer.variant else ""), self.experiment):
             if held:
                 release_run(self.params["profile"], held)
+        from .parallel import shutdown
+
+        shutdown()  # the workers of this run's maps, if any, end with it
         print(f"metrics of this run: {path}")
         if key == self.notebook and self.params["profile"] in RESULT_PROFILES:
             print(f"committed record of this run: {write_result(self.writer.content)}")
