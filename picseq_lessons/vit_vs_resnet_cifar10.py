@@ -60,7 +60,8 @@ class Study:
         """What a ``run.map`` worker gets: the notebook's variables (data, parameters, functions,
         the run), not the kernel's own (its history, its shell, its displays)."""
         return {"ns": {name: value for name, value in self.ns.items()
-                       if not name.startswith("_") and name not in ("In", "Out")
+                       if not name.startswith("_")
+                       and name not in ("In", "Out", "get_ipython", "exit", "quit")
                        and not type(value).__module__.startswith(("IPython", "ipykernel"))}}
 
 

@@ -177,3 +177,29 @@ def test_a_width_reassigned_after_setup_changes_the_next_run(tmp_project, small_
     assert result.model.pos_embed.shape[-1] == 32
     ns["run"].record("probe", 1.0)  # the next record notices the change and records it
     assert ns["run"].params["vit_dim"] == 32
+
+
+def test_a_study_sent_to_a_worker_leaves_the_kernels_own_variables_behind():
+    """In a kernel, get_ipython and exit hold IPython's history (a sqlite connection that cannot be pickled):
+    run.map failed on them until the Study sent only the notebook's variables."""
+    import sqlite3
+
+    import cloudpickle
+
+    from picseq_lessons.vit_vs_resnet_cifar10 import Study
+
+    class Shell:
+        def __init__(self):
+            self.history = sqlite3.connect(":memory:")
+
+        def get_ipython(self):
+            return self
+
+    shell = Shell()
+    study = Study({"get_ipython": shell.get_ipython, "exit": shell, "_oh": {1: shell}, "epochs": 3,
+                   "data": torch.arange(4)})
+    with pytest.raises(TypeError):
+        cloudpickle.dumps(shell)
+    sent = cloudpickle.loads(cloudpickle.dumps(study))
+    assert sent.epochs == 3 and torch.equal(sent.data, torch.arange(4))
+    assert not hasattr(sent, "get_ipython") and study.get_ipython is not None, "the notebook keeps its own"
