@@ -74,7 +74,7 @@ def test_notebook_04_in_full_by_hand():
     for w in fits:
         if w.stage:
             maps.setdefault(w.stage[0], set()).add(w.stage[1])
-    assert sorted(len(items) for items in maps.values()) == [8, 8, 9]
+    assert sorted(len(items) for items in maps.values()) == [4, 8, 8, 9]  # + seed 003's four runs
 
 
 def test_the_wall_time_on_n_gpus_is_the_longest_chain_through_each_map():
