@@ -236,6 +236,7 @@ def render(table: list[Row], rate: float, source: str, profile: str) -> str:
 def record(table: list[Row], rate: float, source: str, profile: str, plans: dict) -> Path:
     """The estimate as a committed record, ``results/cost/<profile>.json`` (the README's cost table reads it)."""
     from picseq_utils.metrics import write_json_atomic
+    from picseq_utils.results import cost_path
     from picseq_utils.runtime import git_commit
 
     notebooks = []
@@ -246,7 +247,7 @@ def record(table: list[Row], rate: float, source: str, profile: str, plans: dict
         notebooks.append({"notebook": notebook, "fits": total.fits, "images": total.images, "forward": total.forward,
                           "flops": total.train_flops + total.forward_flops, "seconds": total.seconds(rate),
                           "wall_seconds": {str(n): wall_seconds(plans[notebook], rate, n) for n in GPU_COUNTS}})
-    path = ROOT / "results" / "cost" / f"{profile}.json"
+    path = cost_path(profile)
     write_json_atomic(path, {"profile": profile, "commit": git_commit(), "throughput": source, "rate": rate,
                              "fits": sum(n["fits"] for n in notebooks), "flops": sum(n["flops"] for n in notebooks),
                              "seconds": sum(n["seconds"] for n in notebooks),

@@ -21,8 +21,17 @@ TIME_UNITS = ("s", "images/s", "clips/s", "x", "s/epoch")
 _TIME_WORDS = ("second", "per_s", "speedup", "elapsed", "time")
 
 
+#: ``results/`` holds one folder of notebook records per profile, and this one of GPU cost estimates.
+COST_FOLDER = "cost"
+
+
 def results_dir(profile: str) -> Path:
     return project_root() / "results" / safe_name(profile, "profile")
+
+
+def cost_path(profile: str) -> Path:
+    """Where ``python -m benchmarks.cost --write`` keeps a profile's GPU cost estimate."""
+    return project_root() / "results" / COST_FOLDER / f"{safe_name(profile, 'profile')}.json"
 
 
 def _relative(path: str) -> str:
@@ -55,9 +64,10 @@ def write_result(record: dict) -> Path:
 
 
 def load_results(profile: str | None = None) -> list[dict]:
-    """Every committed record (of one profile, or all), in notebook order."""
+    """Every committed notebook record (of one profile, or all), in notebook order; cost estimates are not."""
     root = project_root() / "results"
-    folders = [root / profile] if profile else sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    every = sorted(p for p in root.iterdir() if p.is_dir() and p.name != COST_FOLDER) if root.is_dir() else []
+    folders = [root / profile] if profile else every
     return [json.loads(p.read_text()) for folder in folders for p in sorted(folder.glob("*.json"))]
 
 

@@ -178,3 +178,21 @@ def test_the_rehearsal_weights_file_loads_like_torchvisions_and_fits_every_layer
     info = load_imagenet_weights(model, "resnet18_imagenet")
     assert not info["fallback"]
     assert [k for k, _ in model.named_parameters() if k in info["skipped"]] == ["fc.weight", "fc.bias"]
+
+
+def test_a_constant_channel_normalises_to_zeros_not_nan():
+    # The cost plan runs notebooks on an all-black stand-in: std 0 must not become a division by zero.
+    from dataclasses import replace
+
+    from picseq_utils.data import ImageSplit
+    data = load_digits()
+    black = data.train.images.clone()
+    black[:, 0] = 0
+    data = replace(data, train=ImageSplit(black, data.train.labels))
+    mean, std = data.mean_std()
+    assert mean[0] == 0 and std[0] == 1
+    normalised = (black.float().div(255) - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+    assert torch.isfinite(normalised).all() and normalised[:, 0].abs().max() == 0
+    # the other channels keep their measured std
+    if black.shape[1] > 1:
+        assert std[1] == pytest.approx(black[:, 1].float().div(255).std().item(), rel=1e-5)

@@ -55,3 +55,17 @@ def test_no_committed_record_contradicts_its_recipe_without_saying_so():
                 checked += 1
                 assert unlisted_contradictions(metric) == [], (record["notebook"], metric["name"])
     assert checked or not load_results(), "committed records hold recipe runs"
+
+
+def test_cost_estimates_beside_the_records_are_not_read_as_notebook_records(tmp_path, monkeypatch):
+    # results/cost/<profile>.json (benchmarks.cost --write) has no metrics: the record checks skip it
+    import json
+
+    import picseq_utils.results as results
+    monkeypatch.setattr(results, "project_root", lambda: tmp_path)
+    (tmp_path / "results" / "cpu").mkdir(parents=True)
+    (tmp_path / "results" / "cpu" / "04_x.json").write_text(json.dumps({"notebook": "04_x", "metrics": []}))
+    results.cost_path("full").parent.mkdir(parents=True)
+    results.cost_path("full").write_text(json.dumps({"profile": "full", "fits": 1}))
+    assert [r["notebook"] for r in results.load_results()] == ["04_x"]
+    assert results.cost_path("full") == tmp_path / "results" / "cost" / "full.json"

@@ -72,9 +72,11 @@ def results_block(profile: str) -> str:
 
 def cost_block() -> str:
     """The GPU cost estimate of the gpu and full profiles, from ``results/cost/<profile>.json`` (``make cost``)."""
+    from picseq_utils.results import cost_path
+
     rows, totals, basis = {}, {}, ""
     for profile in ("gpu", "full"):
-        path = ROOT / "results" / "cost" / f"{profile}.json"
+        path = cost_path(profile)
         if not path.is_file():
             continue
         content = json.loads(path.read_text())

@@ -75,9 +75,14 @@ class ImageData:
         return tuple(self.train.images.shape[1:])
 
     def mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Per-channel mean and std of the training images in [0, 1] (for normalisation)."""
+        """Per-channel mean and std of the training images in [0, 1] (for normalisation).
+
+        A constant channel (std 0, as in the cost plan's all-black stand-in) gets std 1, so that
+        normalising it gives zeros rather than NaN."""
         x = self.train.images.float().div_(255)
-        return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).tolist())
+        std = x.std(dim=(0, 2, 3))
+        std = torch.where(std > 0, std, torch.ones_like(std))
+        return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(std.tolist())
 
     def with_validation(self, fraction: float = 0.1, seed: int = 0) -> "ImageData":
         """Carve a class-balanced validation split out of the training split (the test split stays untouched)."""
