@@ -142,19 +142,22 @@ def cpu_model() -> str:
         return platform.processor() or platform.machine()
 
 
-@lru_cache(maxsize=1)
 def git_commit() -> str:
     """The checkout's commit (with ``+dirty`` when files differ), or ``unknown`` outside git."""
-    try:
-        root = str(project_root())  # a busy machine: git status may take a while
+    return _git_commit(str(project_root()))
+
+
+@lru_cache(maxsize=8)  # per root: a planning run's scratch root (no git) must not answer for the checkout
+def _git_commit(root: str) -> str:
+    try:  # a busy machine: git status may take a while
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
                                 text=True, timeout=120, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, timeout=120).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError) as err:
-        if (Path(project_root()) / ".git").exists():  # a checkout whose commit could not be read: say why
-            warnings.warn(f"the commit of {project_root()} could not be read ({type(err).__name__}: "
+        if (Path(root) / ".git").exists():  # a checkout whose commit could not be read: say why
+            warnings.warn(f"the commit of {root} could not be read ({type(err).__name__}: "
                           f"{str(err)[:200]}); records of this run name it 'unknown'", RuntimeWarning, stacklevel=2)
         return "unknown"
 

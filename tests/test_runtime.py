@@ -38,3 +38,13 @@ def test_environment_info_names_versions_and_device():
 def test_unsafe_names_cannot_become_paths(bad):
     with pytest.raises(ValueError, match="invalid"):
         safe_name(bad)
+
+
+def test_the_commit_is_read_per_project_root_not_once_per_process(tmp_path, monkeypatch):
+    # A planning run answers git_commit() under a scratch root (no git) first; the checkout's own
+    # commit must still be read afterwards (cost records said "unknown" before).
+    from picseq_utils import paths, runtime
+    monkeypatch.setattr(paths, "ROOT_OVERRIDE", tmp_path)
+    assert runtime.git_commit() == "unknown"
+    monkeypatch.setattr(paths, "ROOT_OVERRIDE", None)
+    assert runtime.git_commit() not in ("", "unknown")
