@@ -48,3 +48,22 @@ def test_the_commit_is_read_per_project_root_not_once_per_process(tmp_path, monk
     assert runtime.git_commit() == "unknown"
     monkeypatch.setattr(paths, "ROOT_OVERRIDE", None)
     assert runtime.git_commit() not in ("", "unknown")
+
+
+def test_a_changed_record_leaves_the_commit_clean_and_a_changed_source_does_not(tmp_path):
+    import subprocess
+    from picseq_utils import runtime
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    for d in ("results/cpu", "benchmarks/results", "pkg"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "results/cpu/03.json").write_text("{}")
+    (tmp_path / "benchmarks/results/cpu.json").write_text("{}")
+    (tmp_path / "pkg/code.py").write_text("x = 1")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    (tmp_path / "results/cpu/03.json").write_text('{"a": 1}')
+    (tmp_path / "benchmarks/results/cpu.json").write_text('{"a": 1}')
+    assert not runtime._git_commit(str(tmp_path)).endswith("+dirty")
+    (tmp_path / "pkg/code.py").write_text("x = 2")
+    assert runtime._git_commit.__wrapped__(str(tmp_path)).endswith("+dirty")
