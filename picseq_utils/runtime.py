@@ -142,14 +142,15 @@ def cpu_model() -> str:
         return platform.processor() or platform.machine()
 
 
-# Records that runs write themselves: `make bench` writes the native file before the AVX2 line runs,
-# and a report run writes results/<profile>/; counting them would mark every later row dirty.
-RECORD_DIRS = ("results", "benchmarks/results")
+# What runs write themselves: `make bench` writes the native file (and BENCHMARKS.md, rendered from
+# it) before the AVX2 line runs, and a report run writes results/<profile>/; counting them would mark
+# every later row dirty.
+RUN_OUTPUTS = ("results", "benchmarks/results", "BENCHMARKS.md")
 
 
 def git_commit() -> str:
-    """The checkout's commit (with ``+dirty`` when tracked files other than the records in
-    ``RECORD_DIRS`` differ), or ``unknown`` outside git."""
+    """The checkout's commit (with ``+dirty`` when tracked files other than the run outputs in
+    ``RUN_OUTPUTS`` differ), or ``unknown`` outside git."""
     return _git_commit(str(project_root()))
 
 
@@ -159,7 +160,7 @@ def _git_commit(root: str) -> str:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
                                 text=True, timeout=120, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                *(f":(exclude){d}" for d in RECORD_DIRS)], cwd=root,
+                                *(f":(exclude){d}" for d in RUN_OUTPUTS)], cwd=root,
                                capture_output=True, text=True, timeout=120).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError) as err:
